@@ -1,0 +1,49 @@
+"""pytest plugin for messagebus applications.
+
+The public names are imported on first use, so that installing the plugin does
+not make every pytest run import messagebus.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
+    from .repository import InMemoryRepository
+    from .transport import InMemoryEventstreamTransport, SyncInMemoryEventstreamTransport
+    from .uow import InMemoryUnitOfWork, SyncInMemoryUnitOfWork
+
+__all__ = [
+    "InMemoryEventstoreRepository",
+    "InMemoryEventstreamTransport",
+    "InMemoryRepository",
+    "InMemoryUnitOfWork",
+    "SyncInMemoryEventstoreRepository",
+    "SyncInMemoryEventstreamTransport",
+    "SyncInMemoryUnitOfWork",
+]
+
+_MODULES = {
+    "InMemoryEventstoreRepository": "eventstore",
+    "SyncInMemoryEventstoreRepository": "eventstore",
+    "InMemoryEventstreamTransport": "transport",
+    "SyncInMemoryEventstreamTransport": "transport",
+    "InMemoryRepository": "repository",
+    "InMemoryUnitOfWork": "uow",
+    "SyncInMemoryUnitOfWork": "uow",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

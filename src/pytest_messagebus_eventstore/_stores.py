@@ -1,0 +1,188 @@
+"""Class-level stores: registration, per-test reset and transaction snapshots.
+
+In-memory fakes keep their rows in class attributes (``books: ClassVar[dict] = {}``)
+so that every instance of a repository sees the same data, as every connection
+to a database does. This module finds those containers when a class is defined,
+puts them back after each test, and restores them when a transaction rolls back.
+
+The registry lives at module level, not in ``config.stash``: classes are defined
+at import time, before and independently of any pytest session.
+
+This module must not import messagebus, so that the plugin costs nothing at
+start-up for a project that never uses it.
+"""
+
+from __future__ import annotations
+
+import copy
+import weakref
+from collections.abc import MutableMapping, MutableSequence, MutableSet
+from typing import Any, Generic, TypeVar, overload
+
+_T = TypeVar("_T")
+
+_MUTABLE_CONTAINERS = (MutableMapping, MutableSequence, MutableSet)
+# Fields of a stored object that are copied one level deep by a snapshot, so
+# that ``book.reviews.append(review)`` is undone by a rollback too.
+_NESTED_CONTAINER_TYPES = frozenset({list, dict, set})
+
+_stores: weakref.WeakSet[ClassLevelStore[Any]] = weakref.WeakSet()
+_open_transactions: list[StoreTransaction] = []
+
+
+def _restore_container(container: Any, saved: Any) -> None:
+    """Put ``saved`` back into ``container`` in place, keeping its identity."""
+    container.clear()
+    if isinstance(container, MutableMapping):
+        container.update(saved)
+    elif isinstance(container, MutableSequence):
+        container.extend(saved)
+    else:
+        container |= saved
+
+
+def _copy_container(container: Any) -> Any:
+    if isinstance(container, MutableMapping):
+        return dict(container)
+    if isinstance(container, MutableSequence):
+        return list(container)
+    return set(container)
+
+
+ObjectState = tuple[Any, dict[str, Any], list[tuple[Any, Any]]]
+
+
+def snapshot_objects(items: Any) -> list[ObjectState]:
+    """The fields of every stored object, so that in-place changes can be undone."""
+    states: list[ObjectState] = []
+    for item in items:
+        fields = getattr(item, "__dict__", None)
+        if fields is None:
+            continue
+        nested = [
+            (value, _copy_container(value))
+            for value in fields.values()
+            if type(value) in _NESTED_CONTAINER_TYPES
+        ]
+        states.append((item, fields.copy(), nested))
+    return states
+
+
+def restore_objects(states: list[ObjectState]) -> None:
+    for item, fields, nested in states:
+        item.__dict__.clear()
+        item.__dict__.update(fields)
+        for container, saved in nested:
+            _restore_container(container, saved)
+
+
+class _StoreSnapshot:
+    __slots__ = ("contents", "objects")
+
+    def __init__(self, container: Any) -> None:
+        self.contents = _copy_container(container)
+        values = (
+            self.contents.values()
+            if isinstance(self.contents, dict)
+            else self.contents
+        )
+        self.objects = snapshot_objects(values)
+
+    def restore(self, container: Any) -> None:
+        _restore_container(container, self.contents)
+        restore_objects(self.objects)
+
+
+class ClassLevelStore(Generic[_T]):
+    """A class attribute holding a mutable container shared by every instance.
+
+    Reading it inside an open :class:`StoreTransaction` takes a snapshot of the
+    container the first time, so a transaction pays only for the stores it
+    touches.
+    """
+
+    __slots__ = ("__weakref__", "container", "name", "owner", "seed")
+
+    def __init__(self, owner: type, name: str, container: _T) -> None:
+        self.owner = owner
+        self.name = name
+        self.container = container
+        # Seed data declared by the class is kept (a deep copy, so that a test
+        # that changes a seeded object cannot change the next test's seed).
+        self.seed = copy.deepcopy(container) if container else None
+        _stores.add(self)
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> _T: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> _T: ...
+    def __get__(self, instance: object | None, owner: type) -> _T:
+        if _open_transactions:
+            for transaction in _open_transactions:
+                transaction.capture(self)
+        return self.container
+
+    def reset(self) -> None:
+        """Put back the contents the class declared."""
+        if self.seed is None:
+            if self.container:
+                self.container.clear()  # type: ignore[attr-defined]
+        else:
+            _restore_container(self.container, copy.deepcopy(self.seed))
+
+    def __repr__(self) -> str:
+        return f"<class-level store {self.owner.__qualname__}.{self.name}>"
+
+
+def register_class_level_stores(cls: type) -> None:
+    """Turn every mutable container that ``cls`` itself declares into a store."""
+    for name, value in list(vars(cls).items()):
+        if name.startswith("__") or not isinstance(value, _MUTABLE_CONTAINERS):
+            continue
+        setattr(cls, name, ClassLevelStore(cls, name, value))
+
+
+def reset_class_level_stores() -> None:
+    """Give every class-level store its declared contents back.
+
+    Called after every test; also forgets transactions left open by a test.
+    """
+    _open_transactions.clear()
+    for store in list(_stores):
+        store.reset()
+
+
+class StoreTransaction:
+    """Snapshots of the class-level stores read while it is open.
+
+    :meth:`rollback` puts every store it captured, and the fields of every
+    object they hold, back as they were when the store was first read in the
+    transaction. :meth:`commit` keeps everything. Either closes it; closing
+    twice does nothing.
+    """
+
+    __slots__ = ("_snapshots", "is_open")
+
+    def __init__(self) -> None:
+        self._snapshots: dict[ClassLevelStore[Any], _StoreSnapshot] = {}
+        self.is_open = True
+        _open_transactions.append(self)
+
+    def capture(self, store: ClassLevelStore[Any]) -> None:
+        if store not in self._snapshots:
+            self._snapshots[store] = _StoreSnapshot(store.container)
+
+    def commit(self) -> None:
+        self._close()
+
+    def rollback(self) -> None:
+        snapshots = self._snapshots
+        self._close()
+        for store, snapshot in snapshots.items():
+            snapshot.restore(store.container)
+
+    def _close(self) -> None:
+        if self.is_open:
+            self.is_open = False
+            _open_transactions.remove(self)
+            self._snapshots = {}

@@ -1,0 +1,238 @@
+"""In-memory units of work whose repositories are keyword arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, MutableSequence
+from types import TracebackType
+from typing import Any
+
+from messagebus import (
+    AsyncAbstractRepository,
+    AsyncAbstractUnitOfWork,
+    SyncAbstractRepository,
+    SyncAbstractUnitOfWork,
+)
+
+from ._compat import AsyncAbstractMessageStoreRepository, SyncAbstractMessageStoreRepository
+from ._stores import ObjectState, StoreTransaction, restore_objects, snapshot_objects
+from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
+
+
+class _TransactionSnapshot:
+    """What a rollback puts back: class-level stores, pending models, stream buffer."""
+
+    __slots__ = ("_seen", "_store", "_stream_buffer", "_stores")
+
+    def __init__(self, store: Any, repositories: Iterator[Any]) -> None:
+        self._stores = StoreTransaction()
+        self._store = store
+        self._stream_buffer = list(getattr(store, "stream_buffer", ()))
+        self._seen: list[tuple[MutableSequence[Any], list[Any], list[ObjectState]]] = [
+            (repo.seen, list(repo.seen), snapshot_objects(repo.seen)) for repo in repositories
+        ]
+
+    def commit(self) -> None:
+        self._stores.commit()
+
+    def rollback(self) -> None:
+        self._stores.rollback()
+        for seen, saved, states in self._seen:
+            kept = {id(model) for model in saved}
+            for model in seen:
+                # A model that entered ``seen`` in this transaction carries
+                # messages that were never handled: drop them with it.
+                messages = getattr(model, "messages", None)
+                if id(model) not in kept and isinstance(messages, MutableSequence):
+                    messages.clear()
+            seen[:] = saved
+            restore_objects(states)
+        if isinstance(getattr(self._store, "stream_buffer", None), MutableSequence):
+            self._store.stream_buffer[:] = self._stream_buffer
+
+
+class _InMemoryUnitOfWorkBase:
+    """Constructor, store aliases and snapshots shared by both flavours."""
+
+    _flavour: str
+    _other_flavour: str
+    _repository_base: type
+    _other_repository_base: type
+    _other_uow_name: str
+    _store_base: type
+    _default_store: Callable[[], Any]
+    _iter_repositories: Callable[[], Iterator[Any]]
+
+    def __init__(
+        self,
+        eventstore: Any | None = None,
+        *,
+        messagestore: Any | None = None,
+        **repositories: Any,
+    ) -> None:
+        cls_name = type(self).__name__
+        if eventstore is not None and messagestore is not None:
+            raise TypeError(
+                f"{cls_name}() got both eventstore= and messagestore=; they are "
+                "the same store under its messagebus 0.12 and 0.13+ names, pass one."
+            )
+        store = eventstore if eventstore is not None else messagestore
+        if store is None:
+            store = self._default_store()
+        elif not isinstance(store, self._store_base):
+            raise TypeError(
+                f"{cls_name}(eventstore=...) expects a {self._flavour} message store "
+                f"(an instance of {self._store_base.__name__}), got {_describe(store)}."
+            )
+        self._messagestore = store
+        self._transaction: _TransactionSnapshot | None = None
+        for name, repository in repositories.items():
+            self._check_repository(name, repository)
+            setattr(self, name, repository)
+
+    def _check_repository(self, name: str, repository: Any) -> None:
+        cls_name = type(self).__name__
+        if name.startswith("_"):
+            raise TypeError(
+                f"{cls_name}({name}=...): a repository name must not start with "
+                "an underscore; those names belong to the unit of work."
+            )
+        if hasattr(type(self), name):
+            raise TypeError(
+                f"{cls_name}({name}=...) clashes with {cls_name}.{name}; give the "
+                "repository another name."
+            )
+        if isinstance(repository, self._repository_base):
+            return
+        if isinstance(repository, self._other_repository_base):
+            raise TypeError(
+                f"{cls_name}({name}=...) got a {self._other_flavour} repository "
+                f"({type(repository).__name__} is a subclass of "
+                f"{self._other_repository_base.__name__}); use "
+                f"{self._other_uow_name} for {self._other_flavour} repositories."
+            )
+        hint = ""
+        if isinstance(repository, type):
+            hint = f" Pass an instance: {name}={repository.__name__}()."
+        raise TypeError(
+            f"{cls_name}({name}=...) expects a repository (an instance of "
+            f"{self._repository_base.__name__}), got {_describe(repository)}.{hint}"
+        )
+
+    @property
+    def messagestore(self) -> Any:
+        """The message store (messagebus 0.13+ name)."""
+        return self._messagestore
+
+    @messagestore.setter
+    def messagestore(self, store: Any) -> None:
+        self._messagestore = store
+
+    @property
+    def eventstore(self) -> Any:
+        """The message store (messagebus 0.12 name)."""
+        return self._messagestore
+
+    @eventstore.setter
+    def eventstore(self, store: Any) -> None:
+        self._messagestore = store
+
+    def _begin(self) -> None:
+        if self._transaction is not None:
+            self._transaction.commit()
+        self._transaction = _TransactionSnapshot(self._messagestore, self._iter_repositories())
+
+    def _finish(self, *, keep: bool) -> None:
+        transaction, self._transaction = self._transaction, None
+        if transaction is None:
+            return
+        if keep:
+            transaction.commit()
+        else:
+            transaction.rollback()
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, type):
+        return f"the class {value.__name__}"
+    if type(value).__module__ == "builtins":
+        return f"{type(value).__name__} {value!r}"
+    return type(value).__name__
+
+
+class InMemoryUnitOfWork(_InMemoryUnitOfWorkBase, AsyncAbstractUnitOfWork):  # type: ignore[type-arg,misc]
+    """Async unit of work over in-memory repositories.
+
+    ``InMemoryUnitOfWork(eventstore=store, books=FakeBookRepository())`` exposes
+    ``uow.books``; the store is ``uow.eventstore`` and ``uow.messagestore``.
+    Without a store, a fresh :class:`InMemoryEventstoreRepository` without
+    publisher is used. ``commit()`` keeps what the transaction wrote;
+    ``rollback()`` (explicit, or when the ``async with`` block raises) restores
+    the class-level stores, the repositories' pending models and the store's
+    stream buffer to their state when the transaction began.
+    """
+
+    _flavour = "async"
+    _other_flavour = "sync"
+    _repository_base = AsyncAbstractRepository
+    _other_repository_base = SyncAbstractRepository
+    _other_uow_name = "SyncInMemoryUnitOfWork"
+    _store_base = AsyncAbstractMessageStoreRepository
+    _default_store = InMemoryEventstoreRepository
+
+    async def __aenter__(self) -> Any:
+        self._begin()
+        return await super().__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await super().__aexit__(exc_type, exc, tb)
+        except BaseException:
+            # messagebus refuses a block left without commit() or rollback();
+            # a database would drop what it wrote, so do we.
+            self._finish(keep=False)
+            raise
+
+    async def commit(self) -> None:
+        self._finish(keep=True)
+
+    async def rollback(self) -> None:
+        self._finish(keep=False)
+
+
+class SyncInMemoryUnitOfWork(_InMemoryUnitOfWorkBase, SyncAbstractUnitOfWork):  # type: ignore[type-arg,misc]
+    """Sync twin of :class:`InMemoryUnitOfWork`, over sync repositories."""
+
+    _flavour = "sync"
+    _other_flavour = "async"
+    _repository_base = SyncAbstractRepository
+    _other_repository_base = AsyncAbstractRepository
+    _other_uow_name = "InMemoryUnitOfWork"
+    _store_base = SyncAbstractMessageStoreRepository
+    _default_store = SyncInMemoryEventstoreRepository
+
+    def __enter__(self) -> Any:
+        self._begin()
+        return super().__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            super().__exit__(exc_type, exc, tb)
+        except BaseException:
+            self._finish(keep=False)
+            raise
+
+    def commit(self) -> None:
+        self._finish(keep=True)
+
+    def rollback(self) -> None:
+        self._finish(keep=False)
