@@ -8,7 +8,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-DOMAIN = '''
+DOMAIN = """
 from uuid import UUID
 
 from messagebus import Command, Event, Metadata, Model
@@ -49,9 +49,9 @@ class Book(Model):
     author: str
     lent_to: str | None = None
     tags: list[str] = []
-'''
+"""
 
-REPOSITORIES = '''
+REPOSITORIES = """
 import abc
 
 from messagebus import AsyncAbstractRepository, SyncAbstractRepository
@@ -73,9 +73,9 @@ class SyncAbstractBookRepository(SyncAbstractRepository[Book]):
 
     @abc.abstractmethod
     def by_id(self, id) -> Book: ...
-'''
+"""
 
-HANDLERS = '''
+HANDLERS = """
 from messagebus import async_listen
 
 from library.domain import Book, BookLent, BookRegistered, LendBook, RegisterBook
@@ -100,9 +100,9 @@ async def lend_book(cmd: LendBook, uow) -> None:
     uow.books.seen.append(book)
     if cmd.to == "nobody":
         raise ValueError("cannot lend a book to nobody")
-'''
+"""
 
-SYNC_HANDLERS = '''
+SYNC_HANDLERS = """
 from messagebus import sync_listen
 
 from library.domain import Book, BookRegistered, RegisterBook
@@ -116,9 +116,9 @@ def register_book(cmd: RegisterBook, uow) -> Book:
     )
     uow.books.add(book)
     return book
-'''
+"""
 
-CONFTEST = '''
+CONFTEST = """
 from typing import ClassVar
 from uuid import UUID
 
@@ -159,7 +159,7 @@ def messagebus_repositories():
 @pytest.fixture
 def messagebus_sync_repositories():
     return {"books": SyncFakeBookRepository()}
-'''
+"""
 
 
 def write_library(pytester: pytest.Pytester, *, handlers: str = HANDLERS) -> None:

@@ -73,7 +73,9 @@ def test_tutorial_test_passes_in_random_order(project: pytest.Pytester) -> None:
         result.assert_outcomes(passed=3)
 
 
-def test_uow_wires_eventstore_transport_and_repositories(project: pytest.Pytester) -> None:
+def test_uow_wires_eventstore_transport_and_repositories(
+    project: pytest.Pytester,
+) -> None:
     project.makepyfile(
         """
         from messagebus import AsyncEventstreamPublisher
@@ -171,7 +173,10 @@ def test_async_and_sync_buses_keep_their_own_handlers(project: pytest.Pytester) 
         """
     )
     result = project.runpytest(
-        "-o", "messagebus_scan=library.mixed", "-o", "messagebus_sync_scan=library.mixed"
+        "-o",
+        "messagebus_scan=library.mixed",
+        "-o",
+        "messagebus_sync_scan=library.mixed",
     )
     result.assert_outcomes(passed=1)
 
@@ -219,7 +224,9 @@ def test_relative_scan_module_is_refused(pytester: pytest.Pytester) -> None:
     )
 
 
-def test_report_header_shows_version_and_scanned_modules(project: pytest.Pytester) -> None:
+def test_report_header_shows_version_and_scanned_modules(
+    project: pytest.Pytester,
+) -> None:
     from importlib.metadata import version
 
     project.makepyfile("def test_nothing(): pass")

@@ -10,9 +10,15 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
+    from .eventstore import (
+        InMemoryEventstoreRepository,
+        SyncInMemoryEventstoreRepository,
+    )
     from .repository import InMemoryRepository
-    from .transport import InMemoryEventstreamTransport, SyncInMemoryEventstreamTransport
+    from .transport import (
+        InMemoryEventstreamTransport,
+        SyncInMemoryEventstreamTransport,
+    )
     from .uow import InMemoryUnitOfWork, SyncInMemoryUnitOfWork
 
 __all__ = [

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import inspect
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 from messagebus import AsyncMessageBus, SyncMessageBus
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
 
 Flavour = Literal["async", "sync"]
 

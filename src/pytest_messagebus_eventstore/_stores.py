@@ -81,11 +81,7 @@ class _StoreSnapshot:
 
     def __init__(self, container: Any) -> None:
         self.contents = _copy_container(container)
-        values = (
-            self.contents.values()
-            if isinstance(self.contents, dict)
-            else self.contents
-        )
+        values = self.contents.values() if isinstance(self.contents, dict) else self.contents
         self.objects = snapshot_objects(values)
 
     def restore(self, container: Any) -> None:

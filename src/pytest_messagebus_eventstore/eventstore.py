@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from messagebus import Message
-
-from ._compat import AsyncAbstractMessageStoreRepository, SyncAbstractMessageStoreRepository
+from ._compat import (
+    AsyncAbstractMessageStoreRepository,
+    SyncAbstractMessageStoreRepository,
+)
 from .repository import InMemoryRepository
+
+if TYPE_CHECKING:
+    from messagebus import Message
 
 
 class InMemoryEventstoreRepository(InMemoryRepository, AsyncAbstractMessageStoreRepository):

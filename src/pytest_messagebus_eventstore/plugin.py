@@ -6,7 +6,6 @@ has the plugin installed and never uses it does not pay for the import.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
@@ -15,10 +14,18 @@ import pytest
 from ._stores import reset_class_level_stores
 
 if TYPE_CHECKING:
+    from collections.abc import Generator, Mapping
+
     from messagebus import AsyncMessageBus, SyncMessageBus
 
-    from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
-    from .transport import InMemoryEventstreamTransport, SyncInMemoryEventstreamTransport
+    from .eventstore import (
+        InMemoryEventstoreRepository,
+        SyncInMemoryEventstoreRepository,
+    )
+    from .transport import (
+        InMemoryEventstreamTransport,
+        SyncInMemoryEventstreamTransport,
+    )
     from .uow import InMemoryUnitOfWork, SyncInMemoryUnitOfWork
 
 

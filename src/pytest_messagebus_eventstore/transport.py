@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from messagebus import AsyncAbstractEventstreamTransport, SyncAbstractEventstreamTransport
+from messagebus import (
+    AsyncAbstractEventstreamTransport,
+    SyncAbstractEventstreamTransport,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class InMemoryEventstreamTransport(AsyncAbstractEventstreamTransport):

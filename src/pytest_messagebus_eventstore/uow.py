@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, MutableSequence
-from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from messagebus import (
     AsyncAbstractRepository,
@@ -13,15 +12,21 @@ from messagebus import (
     SyncAbstractUnitOfWork,
 )
 
-from ._compat import AsyncAbstractMessageStoreRepository, SyncAbstractMessageStoreRepository
+from ._compat import (
+    AsyncAbstractMessageStoreRepository,
+    SyncAbstractMessageStoreRepository,
+)
 from ._stores import ObjectState, StoreTransaction, restore_objects, snapshot_objects
 from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 
 class _TransactionSnapshot:
     """What a rollback puts back: class-level stores, pending models, stream buffer."""
 
-    __slots__ = ("_seen", "_store", "_stream_buffer", "_stores")
+    __slots__ = ("_seen", "_store", "_stores", "_stream_buffer")
 
     def __init__(self, store: Any, repositories: Iterator[Any]) -> None:
         self._stores = StoreTransaction()
@@ -159,7 +164,7 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-class InMemoryUnitOfWork(_InMemoryUnitOfWorkBase, AsyncAbstractUnitOfWork):  # type: ignore[type-arg,misc]
+class InMemoryUnitOfWork(_InMemoryUnitOfWorkBase, AsyncAbstractUnitOfWork):  # type: ignore[type-arg]
     """Async unit of work over in-memory repositories.
 
     ``InMemoryUnitOfWork(eventstore=store, books=FakeBookRepository())`` exposes
@@ -204,7 +209,7 @@ class InMemoryUnitOfWork(_InMemoryUnitOfWorkBase, AsyncAbstractUnitOfWork):  # t
         self._finish(keep=False)
 
 
-class SyncInMemoryUnitOfWork(_InMemoryUnitOfWorkBase, SyncAbstractUnitOfWork):  # type: ignore[type-arg,misc]
+class SyncInMemoryUnitOfWork(_InMemoryUnitOfWorkBase, SyncAbstractUnitOfWork):  # type: ignore[type-arg]
     """Sync twin of :class:`InMemoryUnitOfWork`, over sync repositories."""
 
     _flavour = "sync"
