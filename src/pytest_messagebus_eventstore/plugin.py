@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from . import _recorder
 from ._stores import reset_class_level_stores
 
 if TYPE_CHECKING:
@@ -57,6 +58,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    _recorder.start(item)
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     # Runs around every test's teardown, whatever its outcome and whichever
     # fixtures it used, once the fixtures have finished their own teardown.
@@ -64,6 +71,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         return (yield)
     finally:
         reset_class_level_stores()
+        _recorder.stop(item)
 
 
 @pytest.fixture
@@ -87,7 +95,9 @@ def sync_transport() -> SyncInMemoryEventstreamTransport:
 
 
 @pytest.fixture
-def eventstore(transport: InMemoryEventstreamTransport) -> InMemoryEventstoreRepository:
+def eventstore(
+    request: pytest.FixtureRequest, transport: InMemoryEventstreamTransport
+) -> InMemoryEventstoreRepository:
     """The in-memory message store of ``uow``, publishing to ``transport``.
 
     ``eventstore.messages`` lists every message the bus handled in this test,
@@ -97,11 +107,13 @@ def eventstore(transport: InMemoryEventstreamTransport) -> InMemoryEventstoreRep
 
     from .eventstore import InMemoryEventstoreRepository
 
+    _recorder.start(request.node)
     return InMemoryEventstoreRepository(publisher=AsyncEventstreamPublisher(transport))
 
 
 @pytest.fixture
 def sync_eventstore(
+    request: pytest.FixtureRequest,
     sync_transport: SyncInMemoryEventstreamTransport,
 ) -> SyncInMemoryEventstoreRepository:
     """Sync twin of ``eventstore``, publishing to ``sync_transport``."""
@@ -109,6 +121,7 @@ def sync_eventstore(
 
     from .eventstore import SyncInMemoryEventstoreRepository
 
+    _recorder.start(request.node)
     return SyncInMemoryEventstoreRepository(publisher=SyncEventstreamPublisher(sync_transport))
 
 

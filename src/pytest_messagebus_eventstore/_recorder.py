@@ -1,0 +1,206 @@
+"""Per-test recording of every message any messagebus message store receives.
+
+While a test runs, the ``add`` method of messagebus's abstract message stores
+(async and sync) and the ``commit``/``rollback``/exit of its transactions are
+wrapped, so that every store, ours or a project's own SQL store, is recorded
+in order, with whether its transaction committed or rolled back. The wrappers
+call the original first or last and change nothing in what the store does;
+they are removed after the test.
+
+The patched methods have no access to the running test, so the active
+recorder is a module global, set for the duration of one test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import TYPE_CHECKING, Any, Literal
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+Status = Literal["pending", "committed", "rolled back"]
+
+
+@dataclasses.dataclass(eq=False)
+class Record:
+    """One message a store received during the test."""
+
+    message: Any
+    store: Any
+    status: Status = "pending"
+
+
+@dataclasses.dataclass(eq=False)
+class Recorder:
+    """What the message stores received during one test."""
+
+    records: list[Record] = dataclasses.field(default_factory=list)
+    handler_errors: list[BaseException] = dataclasses.field(default_factory=list)
+    checked: set[int] = dataclasses.field(default_factory=set)
+    # Called with each message before the store records it (deterministic ids).
+    before_add: list[Callable[[Any], None]] = dataclasses.field(default_factory=list)
+
+    def messages_of(self, store: Any, *, include_rolled_back: bool = False) -> list[Any]:
+        """The messages ``store`` received, without the rolled back ones by default."""
+        return [
+            record.message
+            for record in self.records
+            if record.store is store and (include_rolled_back or record.status != "rolled back")
+        ]
+
+    def note_checked(self, items: Iterable[Any]) -> None:
+        """Mark messages or serialized events as covered by an assertion."""
+        self.checked.update(id(item) for item in items)
+
+    def forget(self) -> None:
+        """Start afresh: what came before (a given phase) is not the test's act."""
+        self.records.clear()
+        self.handler_errors.clear()
+        self.checked.clear()
+
+    def _settle(self, store: Any, status: Status) -> None:
+        for record in self.records:
+            if record.store is store and record.status == "pending":
+                record.status = status
+
+
+_active: Recorder | None = None
+_undo: list[Callable[[], None]] = []
+_outer: list[Recorder | None] = []
+recorder_key = pytest.StashKey[Recorder]()
+
+
+def active_recorder() -> Recorder | None:
+    return _active
+
+
+def note_checked(items: Iterable[Any]) -> None:
+    """Tell strict mode that an assertion covered these messages or events."""
+    if _active is not None:
+        _active.note_checked(items)
+
+
+def _patch(owner: type, name: str, make: Callable[[Any], Any]) -> None:
+    original = owner.__dict__[name]
+    setattr(owner, name, make(original))
+    _undo.append(lambda: setattr(owner, name, original))
+
+
+def _store_of(transaction: Any) -> Any:
+    from ._compat import STORE_ATTRIBUTE
+
+    return getattr(transaction.uow, STORE_ATTRIBUTE, None)
+
+
+def _install() -> None:
+    from messagebus import AsyncUnitOfWorkTransaction, SyncUnitOfWorkTransaction
+
+    from ._compat import AsyncAbstractMessageStoreRepository, SyncAbstractMessageStoreRepository
+
+    def record(store: Any, message: Any) -> None:
+        if _active is not None:
+            _active.records.append(Record(message, store))
+
+    def prepare(message: Any) -> None:
+        if _active is not None:
+            for callback in _active.before_add:
+                callback(message)
+
+    def settle(transaction: Any, status: Status) -> None:
+        if _active is not None:
+            _active._settle(_store_of(transaction), status)
+
+    def async_add(original: Any) -> Any:
+        async def add(self: Any, message: Any) -> None:
+            prepare(message)
+            await original(self, message)
+            record(self, message)
+
+        return add
+
+    def sync_add(original: Any) -> Any:
+        def add(self: Any, message: Any) -> None:
+            prepare(message)
+            original(self, message)
+            record(self, message)
+
+        return add
+
+    def async_settling(status: Status) -> Callable[[Any], Any]:
+        def wrap(original: Any) -> Any:
+            async def method(self: Any) -> None:
+                await original(self)
+                settle(self, status)
+
+            return method
+
+        return wrap
+
+    def sync_settling(status: Status) -> Callable[[Any], Any]:
+        def wrap(original: Any) -> Any:
+            def method(self: Any) -> None:
+                original(self)
+                settle(self, status)
+
+            return method
+
+        return wrap
+
+    def note_error(exc: BaseException | None) -> None:
+        if _active is not None and exc is not None:
+            _active.handler_errors.append(exc)
+
+    def async_exit(original: Any) -> Any:
+        async def __aexit__(self: Any, exc_type: Any, exc: Any, tb: Any) -> None:
+            note_error(exc)
+            await original(self, exc_type, exc, tb)
+
+        return __aexit__
+
+    def sync_exit(original: Any) -> Any:
+        def __exit__(self: Any, exc_type: Any, exc: Any, tb: Any) -> None:
+            note_error(exc)
+            original(self, exc_type, exc, tb)
+
+        return __exit__
+
+    _patch(AsyncAbstractMessageStoreRepository, "add", async_add)
+    _patch(SyncAbstractMessageStoreRepository, "add", sync_add)
+    for transaction, settling, exit_ in (
+        (AsyncUnitOfWorkTransaction, async_settling, async_exit),
+        (SyncUnitOfWorkTransaction, sync_settling, sync_exit),
+    ):
+        _patch(transaction, "commit", settling("committed"))
+        _patch(transaction, "rollback", settling("rolled back"))
+        _patch(transaction, "__aexit__" if exit_ is async_exit else "__exit__", exit_)
+
+
+def start(item: pytest.Item) -> Recorder | None:
+    """Record for ``item`` if messagebus is imported; the recorder, or None."""
+    global _active
+    existing = item.stash.get(recorder_key, None)
+    if existing is not None:
+        return existing
+    if "messagebus" not in sys.modules:
+        return None
+    if not _undo:
+        _install()
+    # A test may run pytest in-process (pytester): keep the outer test's recorder.
+    _outer.append(_active)
+    _active = item.stash[recorder_key] = Recorder()
+    return _active
+
+
+def stop(item: pytest.Item) -> None:
+    """Stop recording for ``item``; the last one out removes the wrappers."""
+    global _active
+    if item.stash.get(recorder_key, None) is not _active or not _outer:
+        return
+    _active = _outer.pop()
+    if _active is None:
+        while _undo:
+            _undo.pop()()
