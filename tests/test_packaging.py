@@ -1,0 +1,60 @@
+"""Installation: the entry point, the public API and lazy imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+import pytest_messagebus_eventstore
+
+
+def test_registered_as_pytest11_entry_point() -> None:
+    (entry_point,) = [
+        ep for ep in entry_points(group="pytest11") if ep.name == "messagebus_eventstore"
+    ]
+    assert entry_point.value == "pytest_messagebus_eventstore.plugin"
+
+
+def test_public_api_is_listed_and_importable() -> None:
+    for name in pytest_messagebus_eventstore.__all__:
+        assert getattr(pytest_messagebus_eventstore, name).__name__ == name
+    assert sorted(dir(pytest_messagebus_eventstore)) == sorted(pytest_messagebus_eventstore.__all__)
+
+
+def test_unknown_name_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        pytest_messagebus_eventstore.Nope  # noqa: B018
+
+
+def test_ships_type_information() -> None:
+    assert (Path(pytest_messagebus_eventstore.__file__).parent / "py.typed").is_file()
+
+
+def test_plugin_does_not_import_messagebus_at_start_up(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import sys
+
+        def pytest_sessionfinish(session):
+            print("messagebus imported:", "messagebus" in sys.modules)
+        """
+    )
+    pytester.makepyfile("def test_plain(): pass")
+    result = pytester.runpytest_subprocess("-s", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*messagebus imported: False"])
+
+
+def test_importing_the_package_does_not_import_messagebus() -> None:
+    code = (
+        "import sys, pytest_messagebus_eventstore, pytest_messagebus_eventstore.plugin;"
+        "print('messagebus' in sys.modules)"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip() == "False"
