@@ -52,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     try:
         config.stash[_enabled_key] = config.getini(INI)
-    except ValueError as exc:
+    except (ValueError, pytest.UsageError) as exc:  # pytest < 9 raises ValueError
         raise pytest.UsageError(
             f"{INI}: {exc}; use true or false (also accepted: yes/no, on/off, 1/0)."
         ) from None
