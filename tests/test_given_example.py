@@ -12,7 +12,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "reading_club"
 def test_reading_club_example_passes(pytester: pytest.Pytester) -> None:
     # Its own pytest.ini configures the run, wherever pytest is started from.
     result = pytester.runpytest_subprocess(str(EXAMPLE), "-p", "no:cacheprovider", "-v")
-    result.stdout.fnmatch_lines(
+    result.stdout.fnmatch_lines_random(
         [
             "*test_shelf.py::test_taken_isbn_is_refused_and_nothing_is_kept PASSED*",
             "*test_reviews.py::test_transaction_failing_after_the_review_keeps_nothing PASSED*",
@@ -20,4 +20,4 @@ def test_reading_club_example_passes(pytester: pytest.Pytester) -> None:
     )
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) >= 10
-    assert set(outcomes) == {"passed"}
+    assert not outcomes.keys() & {"failed", "errors"}

@@ -275,7 +275,8 @@ def bus(
     """An ``AsyncMessageBus`` with the async handlers of the ``messagebus_scan`` modules.
 
     The modules are scanned once per session; each test gets its own bus, so
-    listeners a test adds or removes do not leak into the next one.
+    listeners a test adds or removes do not leak into the next one. Handlers'
+    extra parameters are filled from ``messagebus_dependencies``.
     """
     __tracebackhide__ = True
     from ._scan import make_bus
