@@ -4,8 +4,6 @@ No ``from __future__ import annotations`` here: messagebus reads the message
 type of each handler from its first parameter's annotation, a class.
 """
 
-from typing import Any
-
 from messagebus import AsyncUnitOfWorkTransaction, async_listen
 
 from reading_club.domain import (
@@ -22,7 +20,8 @@ from reading_club.domain import (
 from reading_club.service.mailer import AbstractMailer
 from reading_club.service.repositories import AlreadyReviewed
 
-Transaction = AsyncUnitOfWorkTransaction[Any]
+# Unparametrized: its type parameters differ between messagebus versions.
+Transaction = AsyncUnitOfWorkTransaction
 
 
 @async_listen
