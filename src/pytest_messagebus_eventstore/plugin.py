@@ -17,7 +17,13 @@ from ._stores import reset_class_level_stores
 if TYPE_CHECKING:
     from collections.abc import Generator, Mapping
 
-    from messagebus import AsyncMessageBus, SyncMessageBus
+    from messagebus import (
+        AbstractMessageSerializer,
+        AsyncAbstractEventstreamTransport,
+        AsyncMessageBus,
+        SyncAbstractEventstreamTransport,
+        SyncMessageBus,
+    )
 
     from .eventstore import (
         InMemoryEventstoreRepository,
@@ -28,6 +34,32 @@ if TYPE_CHECKING:
         SyncInMemoryEventstreamTransport,
     )
     from .uow import InMemoryUnitOfWork, SyncInMemoryUnitOfWork
+
+# The given phase and deterministic ids live in their own plugin modules.
+pytest_plugins = [
+    "pytest_messagebus_eventstore._given",
+    "pytest_messagebus_eventstore._deterministic",
+]
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def _call_hook(request: pytest.FixtureRequest, name: str, **kwargs: Any) -> Any:
+    # Through the test's own hook proxy, so that a conftest's implementation
+    # applies to the tests of its directory only.
+    return getattr(request.node.ihook, name)(config=request.config, **kwargs)
+
+
+def _merged_repositories(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    # The first implementation called (the most specific) wins a clash.
+    for contributed in reversed(_call_hook(request, name)):
+        merged.update(contributed)
+    return merged
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,28 +107,49 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
 
 
 @pytest.fixture
-def transport() -> InMemoryEventstreamTransport:
+def transport(
+    request: pytest.FixtureRequest,
+) -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransport:
     """An in-memory eventstream transport; ``transport.events`` lists what was sent.
 
     The events are the serialized published messages, sent when a transaction
-    of ``uow`` commits.
+    of ``uow`` commits. A ``pytest_messagebus_make_transport`` hook replaces it.
     """
     from .transport import InMemoryEventstreamTransport
 
-    return InMemoryEventstreamTransport()
+    custom = _call_hook(request, "pytest_messagebus_make_transport")
+    return InMemoryEventstreamTransport() if custom is None else custom
 
 
 @pytest.fixture
-def sync_transport() -> SyncInMemoryEventstreamTransport:
+def sync_transport(
+    request: pytest.FixtureRequest,
+) -> SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport:
     """Sync twin of ``transport``, fed by ``sync_uow``."""
     from .transport import SyncInMemoryEventstreamTransport
 
-    return SyncInMemoryEventstreamTransport()
+    custom = _call_hook(request, "pytest_messagebus_make_sync_transport")
+    return SyncInMemoryEventstreamTransport() if custom is None else custom
+
+
+@pytest.fixture
+def messagebus_serializer(request: pytest.FixtureRequest) -> AbstractMessageSerializer:
+    """The serializer of the eventstream publishers, messagebus's own by default.
+
+    A ``pytest_messagebus_make_serializer`` hook or an override of this fixture
+    replaces it; it is also ``eventstore.publisher.serializer``.
+    """
+    from messagebus.service.eventstream import MessageSerializer
+
+    custom = _call_hook(request, "pytest_messagebus_make_serializer")
+    return MessageSerializer() if custom is None else custom
 
 
 @pytest.fixture
 def eventstore(
-    request: pytest.FixtureRequest, transport: InMemoryEventstreamTransport
+    request: pytest.FixtureRequest,
+    transport: AsyncAbstractEventstreamTransport,
+    messagebus_serializer: AbstractMessageSerializer,
 ) -> InMemoryEventstoreRepository:
     """The in-memory message store of ``uow``, publishing to ``transport``.
 
@@ -108,13 +161,16 @@ def eventstore(
     from .eventstore import InMemoryEventstoreRepository
 
     _recorder.start(request.node)
-    return InMemoryEventstoreRepository(publisher=AsyncEventstreamPublisher(transport))
+    return InMemoryEventstoreRepository(
+        publisher=AsyncEventstreamPublisher(transport, messagebus_serializer)
+    )
 
 
 @pytest.fixture
 def sync_eventstore(
     request: pytest.FixtureRequest,
-    sync_transport: SyncInMemoryEventstreamTransport,
+    sync_transport: SyncAbstractEventstreamTransport,
+    messagebus_serializer: AbstractMessageSerializer,
 ) -> SyncInMemoryEventstoreRepository:
     """Sync twin of ``eventstore``, publishing to ``sync_transport``."""
     from messagebus import SyncEventstreamPublisher
@@ -122,30 +178,34 @@ def sync_eventstore(
     from .eventstore import SyncInMemoryEventstoreRepository
 
     _recorder.start(request.node)
-    return SyncInMemoryEventstoreRepository(publisher=SyncEventstreamPublisher(sync_transport))
+    return SyncInMemoryEventstoreRepository(
+        publisher=SyncEventstreamPublisher(sync_transport, messagebus_serializer)
+    )
 
 
 @pytest.fixture
-def messagebus_repositories() -> Mapping[str, Any]:
-    """The repositories of ``uow``, by attribute name. Empty by default.
+def messagebus_repositories(request: pytest.FixtureRequest) -> Mapping[str, Any]:
+    """The repositories of ``uow``, by attribute name: what the hooks contribute.
 
-    Override it in your conftest::
+    By default, the merge of every ``pytest_messagebus_repositories`` hook
+    result (empty without hooks). Override it in your conftest to replace it::
 
         @pytest.fixture
         def messagebus_repositories():
             return {"books": FakeBookRepository()}
     """
-    return {}
+    return _merged_repositories(request, "pytest_messagebus_repositories")
 
 
 @pytest.fixture
-def messagebus_sync_repositories() -> Mapping[str, Any]:
-    """The repositories of ``sync_uow``, by attribute name. Empty by default."""
-    return {}
+def messagebus_sync_repositories(request: pytest.FixtureRequest) -> Mapping[str, Any]:
+    """The repositories of ``sync_uow``: the ``pytest_messagebus_sync_repositories`` hooks'."""
+    return _merged_repositories(request, "pytest_messagebus_sync_repositories")
 
 
 @pytest.fixture
 def uow(
+    request: pytest.FixtureRequest,
     eventstore: InMemoryEventstoreRepository,
     messagebus_repositories: Mapping[str, Any],
 ) -> InMemoryUnitOfWork:
@@ -153,40 +213,83 @@ def uow(
 
     Use it as ``async with uow as transaction``; a rollback restores the
     repositories' class-level stores as they were when the transaction began.
+    A ``pytest_messagebus_make_uow`` hook builds another unit of work instead.
     """
     from .uow import InMemoryUnitOfWork
 
+    custom = _call_hook(
+        request,
+        "pytest_messagebus_make_uow",
+        eventstore=eventstore,
+        repositories=messagebus_repositories,
+    )
+    if custom is not None:
+        return custom  # type: ignore[no-any-return]
     return InMemoryUnitOfWork(eventstore=eventstore, **messagebus_repositories)
 
 
 @pytest.fixture
 def sync_uow(
+    request: pytest.FixtureRequest,
     sync_eventstore: SyncInMemoryEventstoreRepository,
     messagebus_sync_repositories: Mapping[str, Any],
 ) -> SyncInMemoryUnitOfWork:
     """Sync twin of ``uow``, over ``sync_eventstore`` and ``messagebus_sync_repositories``."""
     from .uow import SyncInMemoryUnitOfWork
 
+    custom = _call_hook(
+        request,
+        "pytest_messagebus_make_sync_uow",
+        eventstore=sync_eventstore,
+        repositories=messagebus_sync_repositories,
+    )
+    if custom is not None:
+        return custom  # type: ignore[no-any-return]
     return SyncInMemoryUnitOfWork(eventstore=sync_eventstore, **messagebus_sync_repositories)
 
 
 @pytest.fixture
-def bus(request: pytest.FixtureRequest) -> AsyncMessageBus[Any]:
+def messagebus_dependencies() -> Mapping[str, type[Any]]:
+    """Dependencies of the ``bus`` handlers: parameter name -> dependency class.
+
+    Empty by default. Override it for handlers taking extra parameters; the
+    bus instantiates each class (an ``AsyncDependency``) once per ``handle``::
+
+        @pytest.fixture
+        def messagebus_dependencies():
+            return {"notifier": FakeNotifier}
+    """
+    return {}
+
+
+@pytest.fixture
+def messagebus_sync_dependencies() -> Mapping[str, type[Any]]:
+    """Sync twin of ``messagebus_dependencies``, for ``sync_bus`` (``SyncDependency`` classes)."""
+    return {}
+
+
+@pytest.fixture
+def bus(
+    request: pytest.FixtureRequest, messagebus_dependencies: Mapping[str, type[Any]]
+) -> AsyncMessageBus[Any]:
     """An ``AsyncMessageBus`` with the async handlers of the ``messagebus_scan`` modules.
 
     The modules are scanned once per session; each test gets its own bus, so
-    listeners a test adds or removes do not leak into the next one.
+    listeners a test adds or removes do not leak into the next one. Handlers'
+    extra parameters are filled from ``messagebus_dependencies``.
     """
     __tracebackhide__ = True
     from ._scan import make_bus
 
-    return make_bus(request.config, "async", {})  # type: ignore[no-any-return]
+    return make_bus(request.config, "async", messagebus_dependencies)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def sync_bus(request: pytest.FixtureRequest) -> SyncMessageBus[Any]:
+def sync_bus(
+    request: pytest.FixtureRequest, messagebus_sync_dependencies: Mapping[str, type[Any]]
+) -> SyncMessageBus[Any]:
     """A ``SyncMessageBus`` with the sync handlers of the ``messagebus_sync_scan`` modules."""
     __tracebackhide__ = True
     from ._scan import make_bus
 
-    return make_bus(request.config, "sync", {})  # type: ignore[no-any-return]
+    return make_bus(request.config, "sync", messagebus_sync_dependencies)  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""A reading club: members review the books of the club's shelf."""

@@ -1,0 +1,1 @@
+"""The club's service layer: repositories, dependencies and handlers."""

@@ -1,0 +1,112 @@
+"""The club's test doubles. Stores, transport, unit of work and bus come from the plugin."""
+
+from typing import ClassVar
+from uuid import UUID
+
+import pytest
+from reading_club.domain import Book, Review, Reviewer
+from reading_club.service.mailer import AbstractMailer
+from reading_club.service.repositories import (
+    AbstractBookRepository,
+    AbstractReviewerRepository,
+    AbstractReviewRepository,
+    DuplicateIsbn,
+    UnknownBook,
+    UnknownReviewer,
+)
+
+from pytest_messagebus_eventstore import InMemoryRepository
+
+
+class InMemoryBookRepository(InMemoryRepository, AbstractBookRepository):
+    books: ClassVar[dict[UUID, Book]] = {}
+    isbn_index: ClassVar[dict[str, UUID]] = {}
+
+    async def add(self, book: Book) -> None:
+        if book.isbn in self.isbn_index:
+            raise DuplicateIsbn(book.isbn)
+        self.books[book.id] = book
+        self.isbn_index[book.isbn] = book.id
+        self.seen.append(book)
+
+    async def by_id(self, id: UUID) -> Book:
+        try:
+            return self.books[id]
+        except KeyError:
+            raise UnknownBook(id) from None
+
+
+class InMemoryReviewerRepository(InMemoryRepository, AbstractReviewerRepository):
+    reviewers: ClassVar[dict[UUID, Reviewer]] = {}
+
+    async def add(self, reviewer: Reviewer) -> None:
+        self.reviewers[reviewer.id] = reviewer
+        self.seen.append(reviewer)
+
+    async def by_id(self, id: UUID) -> Reviewer:
+        try:
+            return self.reviewers[id]
+        except KeyError:
+            raise UnknownReviewer(id) from None
+
+
+class InMemoryReviewRepository(InMemoryRepository, AbstractReviewRepository):
+    reviews: ClassVar[list[Review]] = []
+
+    async def add(self, review: Review) -> None:
+        self.reviews.append(review)
+        self.seen.append(review)
+
+    async def of_book(self, book_id: UUID) -> list[Review]:
+        return [review for review in self.reviews if review.book_id == book_id]
+
+
+class FakeMailer(InMemoryRepository, AbstractMailer):
+    """Delivered mail in ``outbox``; the mixin empties it after each test too."""
+
+    outbox: ClassVar[list[tuple[str, str]]] = []
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, str]] = []
+
+    def send(self, to: str, subject: str) -> None:
+        self.pending.append((to, subject))
+
+    async def on_after_commit(self) -> None:
+        self.outbox.extend(self.pending)
+
+    async def on_after_rollback(self) -> None:
+        self.pending.clear()
+
+
+@pytest.fixture
+def messagebus_repositories() -> dict[str, InMemoryRepository]:
+    return {
+        "books": InMemoryBookRepository(),
+        "reviewers": InMemoryReviewerRepository(),
+        "reviews": InMemoryReviewRepository(),
+    }
+
+
+@pytest.fixture
+def messagebus_dependencies() -> dict[str, type[AbstractMailer]]:
+    return {"mailer": FakeMailer}
+
+
+@pytest.fixture
+def outbox() -> list[tuple[str, str]]:
+    """The mail the handlers' mailer delivered during the test: (to, subject)."""
+    return FakeMailer.outbox
+
+
+@pytest.fixture
+def handle(bus, uow):
+    """``await handle(command)``: the command handled in one committed transaction."""
+
+    async def handle(command):
+        async with uow as transaction:
+            result = await bus.handle(command, transaction)
+            await transaction.commit()
+        return result
+
+    return handle

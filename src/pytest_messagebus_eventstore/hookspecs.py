@@ -1,0 +1,84 @@
+"""Hooks a conftest or a plugin implements to plug its own pieces into the fixtures.
+
+Each hook is called per test through the test's own hook proxy, so an
+implementation in a ``conftest.py`` applies to the tests of its directory only.
+The ``make`` hooks are *firstresult*: the first implementation that returns
+something other than ``None`` wins (a conftest's before an installed plugin's,
+a deeper conftest's before a shallower one's); returning ``None`` falls back
+to the plugin's in-memory piece.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import pytest
+
+hookspec = pluggy.HookspecMarker("pytest")
+
+
+@hookspec
+def pytest_messagebus_repositories(config: pytest.Config) -> Mapping[str, Any] | None:
+    """Repositories for the ``uow`` fixture, by attribute name.
+
+    The default ``messagebus_repositories`` fixture merges the mappings every
+    implementation returns; for a name given twice, the first implementation
+    called wins. A ``messagebus_repositories`` fixture defined in a conftest
+    replaces the default fixture, so these hooks are then not consulted (unless
+    the override requests ``messagebus_repositories`` itself to extend it).
+    """
+
+
+@hookspec
+def pytest_messagebus_sync_repositories(config: pytest.Config) -> Mapping[str, Any] | None:
+    """Sync twin of :func:`pytest_messagebus_repositories`, for ``sync_uow``."""
+
+
+@hookspec(firstresult=True)
+def pytest_messagebus_make_uow(
+    eventstore: Any, repositories: Mapping[str, Any], config: pytest.Config
+) -> Any | None:
+    """Build the unit of work the ``uow`` fixture returns (an async messagebus unit of work).
+
+    ``eventstore`` is the ``eventstore`` fixture (publishing to ``transport``)
+    and ``repositories`` the ``messagebus_repositories`` fixture. Give the
+    unit of work that message store so that the plugin's fixtures, the given
+    phase and the recorder see what the bus handles. Rollback snapshots of the
+    class-level stores are taken by ``InMemoryUnitOfWork`` only.
+    """
+
+
+@hookspec(firstresult=True)
+def pytest_messagebus_make_sync_uow(
+    eventstore: Any, repositories: Mapping[str, Any], config: pytest.Config
+) -> Any | None:
+    """Sync twin of :func:`pytest_messagebus_make_uow`, for ``sync_uow``."""
+
+
+@hookspec(firstresult=True)
+def pytest_messagebus_make_transport(config: pytest.Config) -> Any | None:
+    """Build the async eventstream transport the ``transport`` fixture returns.
+
+    The ``eventstore`` fixture publishes to it. Keep an ``events`` list on it
+    if the given phase should empty it after the arrangement.
+    """
+
+
+@hookspec(firstresult=True)
+def pytest_messagebus_make_sync_transport(config: pytest.Config) -> Any | None:
+    """Sync twin of :func:`pytest_messagebus_make_transport`, for ``sync_transport``."""
+
+
+@hookspec(firstresult=True)
+def pytest_messagebus_make_serializer(config: pytest.Config) -> Any | None:
+    """Build the message serializer of the eventstream publishers (both flavours).
+
+    Return an instance of ``messagebus.AbstractMessageSerializer``. The
+    ``messagebus_serializer`` fixture returns it, and it is the ``serializer``
+    attribute of ``eventstore.publisher`` and ``sync_eventstore.publisher``.
+    """

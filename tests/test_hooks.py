@@ -1,0 +1,424 @@
+"""The pluggy hooks and the overridable dependency fixtures."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+
+import pytest
+
+HookedProject = Callable[[str], pytest.Pytester]
+
+
+@pytest.fixture
+def hooked(project: pytest.Pytester) -> HookedProject:
+    """The library project, its conftest keeping the fakes but not the fixture overrides."""
+    fakes = (project.path / "conftest.py").read_text().partition("@pytest.fixture")[0]
+
+    def write(hooks: str) -> pytest.Pytester:
+        project.makeconftest(fakes + textwrap.dedent(hooks))
+        return project
+
+    return write
+
+
+REGISTER = """
+from uuid import UUID
+
+import pytest
+from library.domain import RegisterBook
+
+REGISTER = RegisterBook(id=UUID(int=1), isbn="1", title="T", author="A")
+"""
+
+
+def test_repositories_hooks_are_merged_the_nearest_winning(hooked: HookedProject) -> None:
+    project = hooked(
+        """
+        def pytest_messagebus_repositories(config):
+            return {"books": FakeBookRepository()}
+
+
+        def pytest_messagebus_sync_repositories(config):
+            return {"books": SyncFakeBookRepository()}
+        """
+    )
+    project.makepyfile(
+        other_plugin="""
+        from library.repositories import AbstractBookRepository
+        from pytest_messagebus_eventstore import InMemoryRepository
+
+        class ArchiveRepository(InMemoryRepository, AbstractBookRepository):
+            async def add(self, book): ...
+
+            async def by_id(self, id): ...
+
+        def pytest_messagebus_repositories(config):
+            return {"books": ArchiveRepository(), "archive": ArchiveRepository()}
+        """
+    )
+    project.makepyfile(
+        test_root="""
+        from conftest import FakeBookRepository, SyncFakeBookRepository
+
+        def test_merged(uow, sync_uow, messagebus_repositories):
+            assert type(uow.books) is FakeBookRepository
+            assert type(uow.archive).__name__ == "ArchiveRepository"
+            assert sorted(messagebus_repositories) == ["archive", "books"]
+            assert type(sync_uow.books) is SyncFakeBookRepository
+        """
+    )
+    sub = project.mkpydir("sub")
+    (sub / "conftest.py").write_text(
+        "from conftest import FakeBookRepository\n\n"
+        "def pytest_messagebus_repositories(config):\n"
+        "    return {'books': None, 'annex': FakeBookRepository()}\n"
+    )
+    (sub / "test_sub.py").write_text(
+        "def test_sub_directory_hook(messagebus_repositories):\n"
+        "    assert messagebus_repositories['books'] is None\n"
+        "    assert sorted(messagebus_repositories) == ['annex', 'archive', 'books']\n"
+    )
+    result = project.runpytest("-p", "other_plugin")
+    result.assert_outcomes(passed=2)
+
+
+def test_fixture_override_replaces_or_extends_the_hooks(hooked: HookedProject) -> None:
+    project = hooked(
+        """
+        def pytest_messagebus_repositories(config):
+            return {"books": FakeBookRepository()}
+        """
+    )
+    project.makepyfile(
+        test_override="""
+        import pytest
+
+        @pytest.fixture
+        def messagebus_repositories():
+            return {}
+
+        def test_replaced(uow):
+            assert not hasattr(uow, "books")
+        """,
+        test_extend="""
+        import pytest
+        from conftest import FakeBookRepository
+
+        @pytest.fixture
+        def messagebus_repositories(messagebus_repositories):
+            return {**messagebus_repositories, "shelf": FakeBookRepository()}
+
+        def test_extended(uow):
+            assert isinstance(uow.books, FakeBookRepository)
+            assert isinstance(uow.shelf, FakeBookRepository)
+        """,
+    )
+    project.runpytest().assert_outcomes(passed=2)
+
+
+CUSTOM_UOW = """
+from messagebus import AsyncAbstractUnitOfWork, SyncAbstractUnitOfWork
+from pytest_messagebus_eventstore._compat import STORE_ATTRIBUTE
+
+
+class ProjectUnitOfWork(AsyncAbstractUnitOfWork):
+    def __init__(self, store, books):
+        setattr(self, STORE_ATTRIBUTE, store)
+        self.books = books
+        self.commits = 0
+
+    async def commit(self):
+        self.commits += 1
+
+    async def rollback(self):
+        pass
+
+
+class SyncProjectUnitOfWork(SyncAbstractUnitOfWork):
+    def __init__(self, store, books):
+        setattr(self, STORE_ATTRIBUTE, store)
+        self.books = books
+
+    def commit(self):
+        pass
+
+    def rollback(self):
+        pass
+
+
+def pytest_messagebus_make_uow(eventstore, repositories, config):
+    return ProjectUnitOfWork(eventstore, FakeBookRepository())
+
+
+def pytest_messagebus_make_sync_uow(eventstore, repositories, config):
+    return SyncProjectUnitOfWork(eventstore, SyncFakeBookRepository())
+"""
+
+
+def test_make_uow_hooks_give_the_project_unit_of_work(hooked: HookedProject) -> None:
+    project = hooked(CUSTOM_UOW)
+    project.makepyfile(
+        REGISTER
+        + """
+from conftest import ProjectUnitOfWork, SyncProjectUnitOfWork
+
+
+@pytest.mark.messagebus_given(REGISTER)
+async def test_async(uow, eventstore, transport):
+    assert isinstance(uow, ProjectUnitOfWork)
+    assert uow.commits == 1
+    assert list(uow.books.books) == [REGISTER.id]
+    assert eventstore.messages == []
+    assert transport.events == []
+
+
+def test_sync(sync_bus, sync_uow, sync_eventstore):
+    assert isinstance(sync_uow, SyncProjectUnitOfWork)
+    with sync_uow as transaction:
+        sync_bus.handle(REGISTER, transaction)
+        transaction.commit()
+    assert [type(m).__name__ for m in sync_eventstore.messages] == [
+        "RegisterBook",
+        "BookRegistered",
+    ]
+"""
+    )
+    project.runpytest().assert_outcomes(passed=2)
+
+
+def test_make_transport_hooks_give_the_project_transport(hooked: HookedProject) -> None:
+    project = hooked(
+        """
+        from messagebus import AsyncAbstractEventstreamTransport, SyncAbstractEventstreamTransport
+
+
+        class QueueTransport(AsyncAbstractEventstreamTransport):
+            def __init__(self):
+                self.queue = []
+
+            async def send_message_serialized(self, message):
+                self.queue.append(message["type"])
+
+
+        class SyncQueueTransport(SyncAbstractEventstreamTransport):
+            def __init__(self):
+                self.queue = []
+
+            def send_message_serialized(self, message):
+                self.queue.append(message["type"])
+
+
+        def pytest_messagebus_repositories(config):
+            return {"books": FakeBookRepository()}
+
+
+        def pytest_messagebus_sync_repositories(config):
+            return {"books": SyncFakeBookRepository()}
+
+
+        def pytest_messagebus_make_transport(config):
+            return QueueTransport()
+
+
+        def pytest_messagebus_make_sync_transport(config):
+            return SyncQueueTransport()
+        """
+    )
+    project.makepyfile(
+        REGISTER
+        + """
+@pytest.mark.messagebus_given(REGISTER)
+async def test_given_with_a_transport_without_events(bus, uow, transport):
+    assert type(transport).__name__ == "QueueTransport"
+    assert transport.queue == ["register_book_v1"]
+
+
+def test_sync(sync_bus, sync_uow, sync_transport):
+    with sync_uow as transaction:
+        sync_bus.handle(REGISTER, transaction)
+        transaction.commit()
+    assert sync_transport.queue == ["register_book_v1"]
+"""
+    )
+    project.runpytest().assert_outcomes(passed=2)
+
+
+def test_make_serializer_hook_serializes_for_both_publishers(project: pytest.Pytester) -> None:
+    project.makeconftest(
+        (project.path / "conftest.py").read_text()
+        + textwrap.dedent(
+            """
+            from messagebus import AbstractMessageSerializer
+
+
+            class NameSerializer(AbstractMessageSerializer):
+                def serialize_message(self, message):
+                    return {"name": message.metadata.name}
+
+
+            def pytest_messagebus_make_serializer(config):
+                return NameSerializer()
+            """
+        )
+    )
+    project.makepyfile(
+        REGISTER
+        + """
+from conftest import NameSerializer
+
+
+async def test_async(bus, uow, eventstore, transport, messagebus_serializer):
+    assert isinstance(messagebus_serializer, NameSerializer)
+    assert eventstore.publisher.serializer is messagebus_serializer
+    async with uow as transaction:
+        await bus.handle(REGISTER, transaction)
+        await transaction.commit()
+    assert transport.events == [{"name": "register_book"}]
+
+
+def test_sync(sync_eventstore, messagebus_serializer):
+    assert sync_eventstore.publisher.serializer is messagebus_serializer
+"""
+    )
+    project.runpytest().assert_outcomes(passed=2)
+
+
+def test_default_serializer_is_messagebus_one(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from messagebus.service.eventstream import MessageSerializer
+
+        def test_default(eventstore, messagebus_serializer):
+            assert type(messagebus_serializer) is MessageSerializer
+            assert eventstore.publisher.serializer is messagebus_serializer
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_misspelt_hook_is_reported(hooked: HookedProject) -> None:
+    project = hooked(
+        """
+        def pytest_messagebus_repository(config):
+            return {}
+        """
+    )
+    project.makepyfile("def test_nothing(): pass")
+    result = project.runpytest()
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        ["*unknown hook 'pytest_messagebus_repository' in plugin *conftest.py*"]
+    )
+
+
+NOTIFY = """
+from typing import ClassVar
+
+from messagebus import AsyncDependency, SyncDependency, async_listen, sync_listen
+
+from library.domain import BookRegistered
+
+
+class Notifier(AsyncDependency):
+    sent: ClassVar[list[str]] = []
+
+    def notify(self, text):
+        self.sent.append(text)
+
+    async def on_after_commit(self):
+        self.sent.append("committed")
+
+    async def on_after_rollback(self):
+        self.sent.append("rolled back")
+
+
+class SyncNotifier(SyncDependency):
+    sent: ClassVar[list[str]] = []
+
+    def on_after_commit(self):
+        self.sent.append("sync committed")
+
+    def on_after_rollback(self):
+        pass
+
+
+@async_listen
+async def notify_registered(event: BookRegistered, uow, notifier: Notifier) -> None:
+    notifier.notify(f"registered {event.title}")
+
+
+@sync_listen
+def sync_notify_registered(event: BookRegistered, uow, notifier: SyncNotifier) -> None:
+    notifier.sent.append(f"sync registered {event.title}")
+"""
+
+
+def test_dependencies_reach_the_handlers_and_the_given_phase(project: pytest.Pytester) -> None:
+    (project.path / "library" / "notify.py").write_text(NOTIFY)
+    project.makepyfile(
+        REGISTER
+        + """
+from library.notify import Notifier, SyncNotifier
+
+
+@pytest.fixture
+def messagebus_dependencies():
+    return {"notifier": Notifier}
+
+
+@pytest.fixture
+def messagebus_sync_dependencies():
+    return {"notifier": SyncNotifier}
+
+
+@pytest.mark.messagebus_given(REGISTER)
+async def test_given_phase(bus):
+    assert Notifier.sent == ["registered T", "committed"]
+
+
+def test_sync_bus(sync_bus, sync_uow):
+    with sync_uow as transaction:
+        sync_bus.handle(REGISTER, transaction)
+        transaction.commit()
+    assert SyncNotifier.sent == ["sync registered T", "sync committed"]
+"""
+    )
+    result = project.runpytest(
+        "-o",
+        "messagebus_scan=library.handlers\nlibrary.notify",
+        "-o",
+        "messagebus_sync_scan=library.sync_handlers\nlibrary.notify",
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_missing_dependency_fails_the_given_phase(project: pytest.Pytester) -> None:
+    (project.path / "library" / "notify.py").write_text(NOTIFY)
+    project.makepyfile(
+        REGISTER
+        + """
+@pytest.mark.messagebus_given(REGISTER)
+async def test_given_phase(bus):
+    pass
+"""
+    )
+    result = project.runpytest("-o", "messagebus_scan=library.handlers\nlibrary.notify")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "messagebus_given marker: <RegisterBook *> raised MissingDependencyError: "
+            "Missing messagebus dependency 'notifier'",
+        ]
+    )
+
+
+def test_dependency_fixtures_are_documented(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--fixtures")
+    result.stdout.fnmatch_lines_random(
+        [
+            "messagebus_dependencies -- *",
+            "messagebus_sync_dependencies -- *",
+            "messagebus_serializer -- *",
+        ]
+    )
