@@ -155,7 +155,8 @@ def _compare(
 def _type_name(value: Any) -> str:
     if isinstance(value, type):
         return f"the class {value.__name__}"
-    return f"a {type(value).__name__}"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _read_actual(actual: Any) -> tuple[list[Any], bool]:
