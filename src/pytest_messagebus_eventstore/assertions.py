@@ -214,8 +214,10 @@ def _class_of(item: Any) -> type[Message[Any]]:
 
 
 def _default_metadata(cls: type[Message[Any]]) -> Any:
+    """The metadata a class declares as default, or None (a base class declares none)."""
     field = cls.model_fields.get("metadata")
-    return None if field is None else field.default
+    default = None if field is None else field.default
+    return default if hasattr(default, "name") and hasattr(default, "schema_version") else None
 
 
 def _published(item: Any) -> bool:
