@@ -147,12 +147,13 @@ async def test_bad(bus, uow, eventstore):
 
 
 def test_marker_and_ini_option_are_registered_with_help(pytester: pytest.Pytester) -> None:
-    markers = pytester.runpytest("--markers")
+    quiet = ("-o", "asyncio_default_fixture_loop_scope=function")
+    markers = pytester.runpytest("--markers", *quiet)
     markers.stdout.fnmatch_lines(
         [
             "@pytest.mark.messagebus_strict(enabled=True): every message the test records "
             "and every event it streams must be checked by assert_messages*"
         ]
     )
-    options = pytester.runpytest("--help")
+    options = pytester.runpytest("--help", *quiet)
     options.stdout.fnmatch_lines(["  messagebus_strict (string):*", "*assert_messages*"])

@@ -85,7 +85,7 @@ def _canonical(value: Any, depth: int) -> Any:
             tuple([v if type(v) in _EXACT_SCALARS else _canonical(v, depth - 1) for v in value]),
         )
     if isinstance(value, (set, frozenset)):
-        return (_SET, frozenset(value))
+        return (_SET, len(value) if depth == 0 else frozenset(value))
     if isinstance(value, _SCALARS):
         return value
     raise _Unkeyable
@@ -100,18 +100,33 @@ def content_key(value: Any, depth: int = _KEY_DEPTH) -> int | None:
         return None
 
 
-def _shallow(value: Any) -> Any:
-    return _canonical(value, 0)
+# What _canonical(value, 0) gives these containers, without the call.
+_SHALLOW_TAGS: dict[type, int] = {
+    dict: _DICT,
+    list: _LIST,
+    tuple: _TUPLE,
+    set: _SET,
+    frozenset: _SET,
+}
 
 
 def coarse_key(value: Any) -> int | None:
     """A cheaper :func:`content_key`: nested containers count by kind and length only."""
     if type(value) is not dict:
         return content_key(value, 1)
-    scalars = _EXACT_SCALARS
+    scalars, tags = _EXACT_SCALARS, _SHALLOW_TAGS
     try:
         return hash(
-            frozenset([(k, v if type(v) in scalars else _shallow(v)) for k, v in value.items()])
+            frozenset(
+                [
+                    (k, v)
+                    if type(v) in scalars
+                    else (k, (tags[type(v)], len(v)))
+                    if type(v) in tags
+                    else (k, _canonical(v, 0))
+                    for k, v in value.items()
+                ]
+            )
         )
     except (_Unkeyable, TypeError):
         return None
@@ -247,36 +262,55 @@ def match_unordered(
 ) -> list[int | None]:
     """A maximum matching: for each expectation, the index of its observation or None.
 
-    Instances are first paired through their keys; the remaining expectations
-    (classes, partial ones, instances without a key) then get augmenting paths,
-    which may move an already paired instance to another equal observation.
+    Instances are paired first: with the observation at the same position when
+    equal (lists compared without order are often in order, or nearly), then
+    through their keys. Only then do the other expectations (classes, partial
+    ones, instances without a key) get augmenting paths, which may move a
+    paired instance to another equal observation.
     """
+    owner: list[int | None] = [None] * len(observed)
+    matched: list[int | None] = [None] * len(expected)
+    for e, o in zip(expected, observed, strict=False):
+        if e.exact is not None and e.accepts(o):
+            owner[o.index] = e.index
+            matched[e.index] = o.index
     buckets: dict[int, list[int]] = defaultdict(list)
     unkeyed: list[int] = []
     for o in observed:
-        key = o.key
-        if key is None:
-            unkeyed.append(o.index)
-        else:
-            buckets[key].append(o.index)
+        if owner[o.index] is None:
+            key = o.key
+            if key is None:
+                unkeyed.append(o.index)
+            else:
+                buckets[key].append(o.index)
     free = {key: _Bucket(indices) for key, indices in buckets.items()}
-    owner: list[int | None] = [None] * len(observed)
-    matched: list[int | None] = [None] * len(expected)
+    unkeyed_free = unkeyed[::-1]
     pending: list[int] = []
+    wildcards = False
     for e in expected:
+        if matched[e.index] is not None:
+            continue
         exact = e.exact
         key = exact.key if exact is not None else None
-        bucket = free.get(key) if key is not None else None
+        if key is None:
+            wildcards = True
+            pending.append(e.index)
+            continue
+        bucket = free.get(key)
         j = bucket.take(e, observed) if bucket is not None else None
+        if j is None:
+            j = _take(unkeyed_free, e, observed)
         if j is None:
             pending.append(e.index)
         else:
             owner[j] = e.index
             matched[e.index] = j
-    if not pending:
+    # Equality is an equivalence: without other expectations, an instance left
+    # unpaired has no equal observation left, and moving others cannot help.
+    if not wildcards:
         return matched
 
-    neighbours = _Neighbours(expected, observed, buckets, unkeyed)
+    neighbours = _Neighbours(expected, observed)
     for i in pending:
         _augment(i, neighbours, owner, matched)
     return matched
@@ -334,17 +368,17 @@ class _Neighbours:
     an augmenting path search explores once.
     """
 
-    def __init__(
-        self,
-        expected: Sequence[Expectation],
-        observed: Sequence[Observed],
-        buckets: dict[int, list[int]],
-        unkeyed: list[int],
-    ) -> None:
+    def __init__(self, expected: Sequence[Expectation], observed: Sequence[Observed]) -> None:
         self._expected = expected
         self._observed = observed
-        self._buckets = buckets
-        self._unkeyed = unkeyed
+        self._buckets: dict[int, list[int]] = defaultdict(list)
+        self._unkeyed: list[int] = []
+        for o in observed:
+            key = o.key
+            if key is None:
+                self._unkeyed.append(o.index)
+            else:
+                self._buckets[key].append(o.index)
         self._lists: dict[int, list[int]] = {}
         self._shared: dict[int, list[tuple[Observed, list[int]]]] = defaultdict(list)
 
