@@ -10,6 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .assertions import Like, assert_messages, like
     from .eventstore import (
         InMemoryEventstoreRepository,
         SyncInMemoryEventstoreRepository,
@@ -26,9 +27,12 @@ __all__ = [
     "InMemoryEventstreamTransport",
     "InMemoryRepository",
     "InMemoryUnitOfWork",
+    "Like",
     "SyncInMemoryEventstoreRepository",
     "SyncInMemoryEventstreamTransport",
     "SyncInMemoryUnitOfWork",
+    "assert_messages",
+    "like",
 ]
 
 _MODULES = {
@@ -39,6 +43,9 @@ _MODULES = {
     "InMemoryRepository": "repository",
     "InMemoryUnitOfWork": "uow",
     "SyncInMemoryUnitOfWork": "uow",
+    "Like": "assertions",
+    "assert_messages": "assertions",
+    "like": "assertions",
 }
 
 

@@ -6,12 +6,14 @@ has the plugin installed and never uses it does not pay for the import.
 
 from __future__ import annotations
 
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import _recorder
+from ._report import check_strict
 from ._stores import reset_class_level_stores
 
 if TYPE_CHECKING:
@@ -77,6 +79,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="messagebus: modules whose sync handlers (sync_listen) the "
         "`sync_bus` fixture registers, one per line.",
     )
+    parser.addini(
+        "messagebus_strict",
+        default="false",
+        help="messagebus: in every passing test, each recorded message and streamed "
+        "event must be checked by assert_messages (true/false, default false).",
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -100,7 +108,9 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     # Runs around every test's teardown, whatever its outcome and whichever
     # fixtures it used, once the fixtures have finished their own teardown.
     try:
-        return (yield)
+        result = yield
+        check_strict(item)
+        return result
     finally:
         reset_class_level_stores()
         _recorder.stop(item)
@@ -293,3 +303,45 @@ def sync_bus(
     from ._scan import make_bus
 
     return make_bus(request.config, "sync", messagebus_sync_dependencies)  # type: ignore[no-any-return]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from ._render import set_verbosity
+    from ._report import configure_strict
+
+    config.addinivalue_line(
+        "markers",
+        "messagebus_strict(enabled=True): every message the test records and every event "
+        "it streams must be checked by assert_messages, or the test errors at teardown. "
+        "messagebus_strict(False) opts a test out of the messagebus_strict ini option.",
+    )
+    configure_strict(config)
+    set_verbosity(config.get_verbosity())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from ._render import restore_verbosity
+
+    restore_verbosity()
+
+
+def pytest_assertrepr_compare(
+    config: pytest.Config, op: str, left: object, right: object
+) -> list[str] | None:
+    # Without messagebus imported, no message can be on either side.
+    if op != "==" or "messagebus" not in sys.modules:
+        return None
+    from .assertions import explain_equality
+
+    return explain_equality(left, right, config.get_verbosity())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    from ._report import after_report
+
+    report = yield
+    after_report(item, report)
+    return report

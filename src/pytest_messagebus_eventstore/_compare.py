@@ -1,0 +1,468 @@
+"""Matching recorded messages (or stream events) against expectations.
+
+Equality of two messages is the one of ``messagebus.Message.__eq__``: their
+``model_dump`` without ``message_id`` and ``created_at`` are equal. Each
+message is dumped once; an unordered comparison also hashes a canonical form
+of the dump, so that only messages with the same key are compared with ``==``.
+The key never decides equality, it only narrows the candidates: two equal
+dumps always get the same key, and a message whose dump holds a value of a type
+we cannot hash consistently with ``==`` gets no key and is compared with every
+candidate.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import decimal
+import enum
+import fractions
+import uuid
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+    from ._render import Limits
+
+EXCLUDED = frozenset({"message_id", "created_at"})
+
+# Values of these types are hashed as they are: Python guarantees that equal
+# ones (1, 1.0, True, Decimal(1)) hash alike.
+_SCALARS = (
+    str,
+    int,
+    float,
+    complex,
+    bytes,
+    type(None),
+    uuid.UUID,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    decimal.Decimal,
+    fractions.Fraction,
+    enum.Enum,
+)
+_EXACT_SCALARS = frozenset({str, int, float, bool, type(None), uuid.UUID, datetime.datetime})
+# A list never equals a tuple and a dict never equals a sequence, so each kind
+# of container gets its own tag; set and frozenset compare equal, so share one.
+_DICT, _LIST, _TUPLE, _SET = range(4)
+# Containers deeper than this are keyed by their kind and length only: the key
+# stays cheap, and ``==`` still decides.
+_KEY_DEPTH = 2
+
+
+class _Unkeyable(Exception):
+    pass
+
+
+def _canonical(value: Any, depth: int) -> Any:
+    """A hashable form of a dumped value, equal for values that are ``==``."""
+    if type(value) in _EXACT_SCALARS:
+        return value
+    if isinstance(value, dict):
+        if depth == 0:
+            return (_DICT, len(value))
+        return (
+            _DICT,
+            frozenset(
+                [
+                    (k, v if type(v) in _EXACT_SCALARS else _canonical(v, depth - 1))
+                    for k, v in value.items()
+                ]
+            ),
+        )
+    if isinstance(value, (list, tuple)):
+        tag = _LIST if isinstance(value, list) else _TUPLE
+        if depth == 0:
+            return (tag, len(value))
+        return (
+            tag,
+            tuple([v if type(v) in _EXACT_SCALARS else _canonical(v, depth - 1) for v in value]),
+        )
+    if isinstance(value, (set, frozenset)):
+        return (_SET, len(value) if depth == 0 else frozenset(value))
+    if isinstance(value, _SCALARS):
+        return value
+    raise _Unkeyable
+
+
+def content_key(value: Any, depth: int = _KEY_DEPTH) -> int | None:
+    """Hash of ``value`` consistent with ``==``, or None when there is none."""
+    try:
+        return hash(_canonical(value, depth))
+    except (_Unkeyable, TypeError):
+        # TypeError: an unhashable value in a set, or a signalling Decimal NaN.
+        return None
+
+
+# What _canonical(value, 0) gives these containers, without the call.
+_SHALLOW_TAGS: dict[type, int] = {
+    dict: _DICT,
+    list: _LIST,
+    tuple: _TUPLE,
+    set: _SET,
+    frozenset: _SET,
+}
+
+
+def coarse_key(value: Any) -> int | None:
+    """A cheaper :func:`content_key`: nested containers count by kind and length only."""
+    if type(value) is not dict:
+        return content_key(value, 1)
+    scalars, tags = _EXACT_SCALARS, _SHALLOW_TAGS
+    try:
+        return hash(
+            frozenset(
+                [
+                    (k, v)
+                    if type(v) in scalars
+                    else (k, (tags[type(v)], len(v)))
+                    if type(v) in tags
+                    else (k, _canonical(v, 0))
+                    for k, v in value.items()
+                ]
+            )
+        )
+    except (_Unkeyable, TypeError):
+        return None
+
+
+_BASE_DUMP = BaseModel.model_dump
+
+
+def message_dump(message: BaseModel) -> dict[str, Any]:
+    """What ``Message.__eq__`` compares: the dump without ``message_id`` and ``created_at``."""
+    cls = type(message)
+    if cls.model_dump is _BASE_DUMP:
+        # What model_dump does, without its argument handling and exclusion
+        # machinery (a third of its cost on a small message).
+        dump: dict[str, Any] = cls.__pydantic_serializer__.to_python(message)
+        if EXCLUDED.issubset(dump):
+            del dump["message_id"], dump["created_at"]
+            return dump
+    return message.model_dump(exclude=set(EXCLUDED))
+
+
+class Observed:
+    """One recorded message, or one event a transport received."""
+
+    __slots__ = (
+        "_fine_key",
+        "_fine_keyed",
+        "_key",
+        "_keyed",
+        "fields",
+        "index",
+        "item",
+        "label",
+        "value",
+    )
+
+    def __init__(
+        self, item: Any, index: int, label: str, value: Any, fields: dict[str, Any]
+    ) -> None:
+        self.item = item
+        self.index = index
+        # The class name of a message, the type of an event.
+        self.label = label
+        # Compared with ``==``: a message's dump, or an event's (type, payload).
+        self.value = value
+        # What is shown: the dump of a message, the decoded payload of an event.
+        self.fields = fields
+        self._key: int | None = None
+        self._keyed = False
+        self._fine_key: int | None = None
+        self._fine_keyed = False
+
+    @property
+    def key(self) -> int | None:
+        """A cheap key: equal values have equal keys, None if there is none."""
+        if not self._keyed:
+            self._key = coarse_key(self.value)
+            self._keyed = True
+        return self._key
+
+    @property
+    def fine_key(self) -> int | None:
+        """A key that also tells apart values differing deeper down."""
+        if not self._fine_keyed:
+            self._fine_key = content_key(self.value)
+            self._fine_keyed = True
+        return self._fine_key
+
+    def describe(self, limits: Limits) -> str:
+        from ._render import describe
+
+        return describe(self.label, self.fields, limits)
+
+    def at(self, index: int) -> Observed:
+        """The same observation at another position."""
+        moved = copy.copy(self)
+        moved.index = index
+        return moved
+
+
+class Expectation:
+    """One item of ``expected``.
+
+    ``exact`` is set for an expected message instance: it is then accepted by
+    the observations equal to it, found through their key.
+    """
+
+    __slots__ = ("exact", "index", "item", "label")
+
+    def __init__(self, item: Any, index: int, label: str, exact: Observed | None = None) -> None:
+        self.item = item
+        self.index = index
+        self.label = label
+        self.exact = exact
+
+    def accepts(self, observed: Observed) -> bool:
+        raise NotImplementedError
+
+    def diff(self, observed: Observed) -> list[tuple[str, Any, Any]]:
+        """(field, expected, actual) for each difference with ``observed``."""
+        raise NotImplementedError
+
+    def describe(self, limits: Limits) -> str:
+        raise NotImplementedError
+
+    def at(self, index: int) -> Expectation:
+        """The same expectation at another position."""
+        moved = copy.copy(self)
+        moved.index = index
+        return moved
+
+
+class ExactExpectation(Expectation):
+    """An expected instance: equal by content."""
+
+    __slots__ = ()
+    exact: Observed
+
+    def accepts(self, observed: Observed) -> bool:
+        return bool(self.exact.value == observed.value)
+
+    def describe(self, limits: Limits) -> str:
+        return self.exact.describe(limits)
+
+
+def match_ordered(expected: Sequence[Expectation], observed: Sequence[Observed]) -> list[int]:
+    """Positions where expectation and observation disagree (common length only)."""
+    return [i for i, (e, o) in enumerate(zip(expected, observed, strict=False)) if not e.accepts(o)]
+
+
+def match_unordered(
+    expected: Sequence[Expectation], observed: Sequence[Observed]
+) -> list[int | None]:
+    """A maximum matching: for each expectation, the index of its observation or None.
+
+    Instances are paired first: with the observation at the same position when
+    equal (lists compared without order are often in order, or nearly), then
+    through their keys. Only then do the other expectations (classes, partial
+    ones, instances without a key) get augmenting paths, which may move a
+    paired instance to another equal observation.
+    """
+    owner: list[int | None] = [None] * len(observed)
+    matched: list[int | None] = [None] * len(expected)
+    for e, o in zip(expected, observed, strict=False):
+        if e.exact is not None and e.accepts(o):
+            owner[o.index] = e.index
+            matched[e.index] = o.index
+    buckets: dict[int, list[int]] = defaultdict(list)
+    unkeyed: list[int] = []
+    for o in observed:
+        if owner[o.index] is None:
+            key = o.key
+            if key is None:
+                unkeyed.append(o.index)
+            else:
+                buckets[key].append(o.index)
+    free = {key: _Bucket(indices) for key, indices in buckets.items()}
+    unkeyed_free = unkeyed[::-1]
+    pending: list[int] = []
+    wildcards = False
+    for e in expected:
+        if matched[e.index] is not None:
+            continue
+        exact = e.exact
+        key = exact.key if exact is not None else None
+        if key is None:
+            wildcards = True
+            pending.append(e.index)
+            continue
+        bucket = free.get(key)
+        j = bucket.take(e, observed) if bucket is not None else None
+        if j is None:
+            j = _take(unkeyed_free, e, observed)
+        if j is None:
+            pending.append(e.index)
+        else:
+            owner[j] = e.index
+            matched[e.index] = j
+    # Equality is an equivalence: without other expectations, an instance left
+    # unpaired has no equal observation left, and moving others cannot help.
+    if not wildcards:
+        return matched
+
+    neighbours = _Neighbours(expected, observed)
+    for i in pending:
+        _augment(i, neighbours, owner, matched)
+    return matched
+
+
+# A bucket with more candidates than this is split by the finer key.
+_CROWDED = 16
+
+
+class _Bucket:
+    """Free observations sharing a key."""
+
+    __slots__ = ("by_fine_key", "free")
+
+    def __init__(self, indices: list[int]) -> None:
+        self.free = indices[::-1]
+        self.by_fine_key: dict[int | None, list[int]] | None = None
+
+    def take(self, e: Expectation, observed: Sequence[Observed]) -> int | None:
+        """An observation equal to ``e``, no longer free; None if there is none."""
+        if self.by_fine_key is None and len(self.free) > _CROWDED:
+            self.by_fine_key = defaultdict(list)
+            for index in self.free:
+                self.by_fine_key[observed[index].fine_key].append(index)
+        if self.by_fine_key is None:
+            return _take(self.free, e, observed)
+        assert e.exact is not None
+        fine = e.exact.fine_key
+        if fine is None:
+            groups: Iterable[list[int]] = list(self.by_fine_key.values())
+        else:
+            groups = [self.by_fine_key.get(fine, []), self.by_fine_key.get(None, [])]
+        for group in groups:
+            j = _take(group, e, observed)
+            if j is not None:
+                return j
+        return None
+
+
+def _take(candidates: list[int], e: Expectation, observed: Sequence[Observed]) -> int | None:
+    # From the end, so that equal duplicates are taken in O(1).
+    for pos in range(len(candidates) - 1, -1, -1):
+        j = candidates[pos]
+        if e.accepts(observed[j]):
+            candidates[pos] = candidates[-1]
+            candidates.pop()
+            return j
+    return None
+
+
+class _Neighbours:
+    """The observations each expectation accepts, computed when first needed.
+
+    Equal instances accept the same observations: they share one list, which
+    an augmenting path search explores once.
+    """
+
+    def __init__(self, expected: Sequence[Expectation], observed: Sequence[Observed]) -> None:
+        self._expected = expected
+        self._observed = observed
+        self._buckets: dict[int, list[int]] = defaultdict(list)
+        self._unkeyed: list[int] = []
+        for o in observed:
+            key = o.key
+            if key is None:
+                self._unkeyed.append(o.index)
+            else:
+                self._buckets[key].append(o.index)
+        self._lists: dict[int, list[int]] = {}
+        self._shared: dict[int, list[tuple[Observed, list[int]]]] = defaultdict(list)
+
+    def of(self, i: int) -> list[int]:
+        found = self._lists.get(i)
+        if found is not None:
+            return found
+        e = self._expected[i]
+        exact = e.exact
+        key = exact.key if exact is not None else None
+        if exact is not None and key is not None:
+            for other, shared in self._shared[key]:
+                if other.value == exact.value:
+                    self._lists[i] = shared
+                    return shared
+            indices: Iterator[int] = iter([*self._buckets.get(key, ()), *self._unkeyed])
+        else:
+            indices = iter(range(len(self._observed)))
+        found = [j for j in indices if e.accepts(self._observed[j])]
+        if exact is not None and key is not None:
+            self._shared[key].append((exact, found))
+        self._lists[i] = found
+        return found
+
+
+def _augment(
+    start: int,
+    neighbours: _Neighbours,
+    owner: list[int | None],
+    matched: list[int | None],
+) -> None:
+    """Kuhn's augmenting path from expectation ``start``, iterative."""
+    seen_observed: set[int] = set()
+    seen_lists: set[int] = set()
+    # Stack of (expectation, its neighbours iterator); parents to rewire.
+    came_from: dict[int, tuple[int, int | None]] = {}
+    stack: list[tuple[int, Iterator[int]]] = []
+
+    def push(i: int) -> bool:
+        adjacency = neighbours.of(i)
+        if id(adjacency) in seen_lists:
+            return False
+        seen_lists.add(id(adjacency))
+        # A free observation ends the path at once.
+        for j in adjacency:
+            if owner[j] is None and j not in seen_observed:
+                seen_observed.add(j)
+                _flip(i, j, came_from, owner, matched)
+                return True
+        stack.append((i, iter(adjacency)))
+        return False
+
+    if push(start):
+        return
+    while stack:
+        i, adjacency_iter = stack[-1]
+        for j in adjacency_iter:
+            if j in seen_observed:
+                continue
+            seen_observed.add(j)
+            holder = owner[j]
+            assert holder is not None
+            came_from[holder] = (i, j)
+            if push(holder):
+                return
+            break
+        else:
+            stack.pop()
+
+
+def _flip(
+    i: int,
+    j: int,
+    came_from: dict[int, tuple[int, int | None]],
+    owner: list[int | None],
+    matched: list[int | None],
+) -> None:
+    """Apply the augmenting path ending with expectation ``i`` taking observation ``j``."""
+    while True:
+        owner[j] = i
+        matched[i] = j
+        step = came_from.get(i)
+        if step is None:
+            return
+        i, next_j = step
+        assert next_j is not None
+        j = next_j

@@ -1,0 +1,158 @@
+"""What the bus did in a test: the report section of a failure, and strict mode.
+
+This module must not import messagebus: the plugin imports it at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import _recorder
+
+if TYPE_CHECKING:
+    from ._recorder import Recorder
+
+SECTION_TITLE = "messagebus eventstore"
+_TRANSPORT_FIXTURES = ("transport", "sync_transport")
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+_strict_key = pytest.StashKey[bool]()
+_call_passed_key = pytest.StashKey[bool]()
+_OPT_OUT = "@pytest.mark.messagebus_strict(False)"
+
+
+def configure_strict(config: pytest.Config) -> None:
+    value = str(config.getini("messagebus_strict")).strip().lower()
+    if value not in (*_TRUE, *_FALSE):
+        raise pytest.UsageError(
+            f"messagebus_strict = {config.getini('messagebus_strict')!r} is not a boolean; "
+            f"use one of: {', '.join(_TRUE)} / {', '.join(_FALSE)}"
+        )
+    config.stash[_strict_key] = value in _TRUE
+
+
+def _transports(item: pytest.Item) -> list[tuple[str, Any]]:
+    funcargs = getattr(item, "funcargs", None) or {}
+    return [(name, funcargs[name]) for name in _TRANSPORT_FIXTURES if name in funcargs]
+
+
+def _recorder_of(item: pytest.Item) -> Recorder | None:
+    return item.stash.get(_recorder.recorder_key, None)
+
+
+def _describe_message(message: Any, verbosity: int) -> str:
+    from ._compare import message_dump
+    from ._render import Limits, describe
+
+    return describe(type(message).__name__, message_dump(message), Limits.for_verbosity(verbosity))
+
+
+def _describe_event(event: Any, verbosity: int) -> str:
+    import json
+
+    from ._render import Limits, describe
+
+    payload = event.get("payload") if isinstance(event, dict) else None
+    try:
+        fields = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict):
+        fields = {"payload": payload}
+    label = str(event.get("type")) if isinstance(event, dict) else type(event).__name__
+    return describe(label, fields, Limits.for_verbosity(verbosity))
+
+
+def _flow(item: pytest.Item) -> str | None:
+    """The section text: recorded messages, streamed events, handler errors."""
+    recorder = _recorder_of(item)
+    transports = _transports(item)
+    if (recorder is None or not recorder.records) and not transports:
+        return None
+    verbosity = item.config.get_verbosity()
+    records = recorder.records if recorder is not None else []
+    lines = [f"Messages recorded ({len(records)}), in order:"]
+    lines += [
+        f"  [{index}] {record.status:<11}  {_describe_message(record.message, verbosity)}"
+        for index, record in enumerate(records)
+    ]
+    for name, transport in transports:
+        events = list(getattr(transport, "events", ()))
+        lines.append(f"Events sent to {name} ({len(events)}):")
+        lines += [
+            f"  [{index}] {_describe_event(event, verbosity)}" for index, event in enumerate(events)
+        ]
+    for error in recorder.handler_errors if recorder is not None else []:
+        lines.append(
+            f"Probable cause: a handler raised {type(error).__name__}: {error} "
+            "(the transaction was rolled back)"
+        )
+    return "\n".join(lines)
+
+
+def after_report(item: pytest.Item, report: pytest.TestReport) -> None:
+    if report.when == "call":
+        item.stash[_call_passed_key] = report.passed
+    if report.failed and report.when in ("setup", "call"):
+        section = _flow(item)
+        if section is not None:
+            report.sections.append((SECTION_TITLE, section))
+
+
+def _strict_enabled(item: pytest.Item) -> bool:
+    __tracebackhide__ = True
+    marker = item.get_closest_marker("messagebus_strict")
+    if marker is None:
+        return item.config.stash.get(_strict_key, False)
+    if len(marker.args) > 1 or set(marker.kwargs) - {"enabled"}:
+        pytest.fail(
+            "@pytest.mark.messagebus_strict takes one argument, enabled (True or False)",
+            pytrace=False,
+        )
+    enabled = marker.args[0] if marker.args else marker.kwargs.get("enabled", True)
+    if not isinstance(enabled, bool):
+        pytest.fail(
+            f"@pytest.mark.messagebus_strict(enabled=...) expects True or False, got {enabled!r}",
+            pytrace=False,
+        )
+    return enabled
+
+
+def check_strict(item: pytest.Item) -> None:
+    """In a strict test that passed, fail on what assert_messages did not check."""
+    __tracebackhide__ = True
+    if not item.stash.get(_call_passed_key, False) or not _strict_enabled(item):
+        return
+    recorder = _recorder_of(item)
+    if recorder is None:
+        # messagebus was not imported: nothing can have been recorded.
+        return
+    verbosity = item.config.get_verbosity()
+    unchecked = [
+        f"  message [{index}] {_describe_message(record.message, verbosity)}"
+        for index, record in enumerate(recorder.records)
+        if record.status != "rolled back" and id(record.message) not in recorder.checked
+    ]
+    for name, transport in _transports(item):
+        unchecked += [
+            f"  {name} event [{index}] {_describe_event(event, verbosity)}"
+            for index, event in enumerate(getattr(transport, "events", ()))
+            if id(event) not in recorder.checked
+        ]
+    if not unchecked:
+        return
+    pytest.fail(
+        "\n".join(
+            [
+                f"messagebus strict mode: {len(unchecked)} recorded item(s) not checked "
+                "by assert_messages:",
+                *unchecked,
+                "Check them with assert_messages(eventstore, [...]) or "
+                "assert_messages(transport, [...]); a plain == cannot be tracked.",
+                f"To opt this test out, mark it {_OPT_OUT}.",
+            ]
+        ),
+        pytrace=False,
+    )
