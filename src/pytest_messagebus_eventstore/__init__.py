@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         InMemoryEventstoreRepository,
         SyncInMemoryEventstoreRepository,
     )
+    from .recording import recorded_messages
     from .repository import InMemoryRepository
     from .transport import (
         InMemoryEventstreamTransport,
@@ -33,6 +34,7 @@ __all__ = [
     "SyncInMemoryUnitOfWork",
     "assert_messages",
     "like",
+    "recorded_messages",
 ]
 
 _MODULES = {
@@ -46,6 +48,7 @@ _MODULES = {
     "Like": "assertions",
     "assert_messages": "assertions",
     "like": "assertions",
+    "recorded_messages": "recording",
 }
 
 
@@ -53,9 +56,9 @@ def __getattr__(name: str) -> Any:
     module = _MODULES.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+    # Not cached in this namespace: a test that runs pytest in-process
+    # (pytester) may drop and re-import messagebus, and must get fresh names.
+    return getattr(import_module(f".{module}", __name__), name)
 
 
 def __dir__() -> list[str]:

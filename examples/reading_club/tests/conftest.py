@@ -1,9 +1,16 @@
-"""The club's test doubles. Stores, transport, unit of work and bus come from the plugin."""
+"""The club's test doubles. Stores, transport, unit of work and bus come from the plugin.
+
+Every service test runs twice: on the plugin's in-memory unit of work over the
+fakes below (``memory``), and on the club's SQL unit of work over a fresh
+SQLite database (``sqlite``). The tests are the same; so are their assertions.
+"""
 
 from typing import ClassVar
 from uuid import UUID
 
 import pytest
+from messagebus import AsyncEventstreamPublisher
+from reading_club.adapters.sql import SqlUnitOfWork, create_schema
 from reading_club.domain import Book, Review, Reviewer
 from reading_club.service.mailer import AbstractMailer
 from reading_club.service.repositories import (
@@ -14,6 +21,8 @@ from reading_club.service.repositories import (
     UnknownBook,
     UnknownReviewer,
 )
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from pytest_messagebus_eventstore import InMemoryRepository
 
@@ -97,6 +106,33 @@ def messagebus_dependencies() -> dict[str, type[AbstractMailer]]:
 def outbox() -> list[tuple[str, str]]:
     """The mail the handlers' mailer delivered during the test: (to, subject)."""
     return FakeMailer.outbox
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def uow(request, uow, transport, messagebus_serializer):
+    """The plugin's in-memory unit of work, then the SQL one on a fresh database."""
+    if request.param == "memory":
+        yield uow
+        return
+    # One connection for the whole test: an in-memory SQLite database lives
+    # as long as its connection, and each test gets a new one.
+    engine = create_async_engine("sqlite+aiosqlite://", poolclass=StaticPool)
+    await create_schema(engine)
+    yield SqlUnitOfWork(engine, AsyncEventstreamPublisher(transport, messagebus_serializer))
+    await engine.dispose()
+
+
+@pytest.fixture
+def read(uow):
+    """``await read(lambda t: t.books.by_id(id))``: a query in a transaction of its own."""
+
+    async def read(query):
+        async with uow as transaction:
+            result = await query(transaction)
+            await transaction.rollback()
+        return result
+
+    return read
 
 
 @pytest.fixture

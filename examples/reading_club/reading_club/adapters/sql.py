@@ -100,7 +100,9 @@ class SqlBookRepository(_SqlRepository, AbstractBookRepository):
         if taken:
             raise DuplicateIsbn(book.isbn)
         await self.connection.execute(
-            books.insert().values(book.model_dump(include={"id", "isbn", "title", "author", "ratings"}))
+            books.insert().values(
+                book.model_dump(include={"id", "isbn", "title", "author", "ratings"})
+            )
         )
         self.loaded[book.id] = book
         self.seen.append(book)
@@ -130,7 +132,9 @@ class SqlReviewerRepository(_SqlRepository, AbstractReviewerRepository):
         self.seen.append(reviewer)
 
     async def by_id(self, id: UUID) -> Reviewer:
-        row = (await self.connection.execute(reviewers.select().where(reviewers.c.id == id))).first()
+        row = (
+            await self.connection.execute(reviewers.select().where(reviewers.c.id == id))
+        ).first()
         if row is None:
             raise UnknownReviewer(id)
         return Reviewer(**row._mapping)
@@ -147,7 +151,13 @@ class SqlReviewRepository(_SqlRepository, AbstractReviewRepository):
 
     async def of_book(self, book_id: UUID) -> list[Review]:
         rows = await self.connection.execute(
-            sa.select(reviews.c.id, reviews.c.book_id, reviews.c.reviewer_id, reviews.c.rating, reviews.c.comment)
+            sa.select(
+                reviews.c.id,
+                reviews.c.book_id,
+                reviews.c.reviewer_id,
+                reviews.c.rating,
+                reviews.c.comment,
+            )
             .where(reviews.c.book_id == book_id)
             .order_by(reviews.c.position)
         )
