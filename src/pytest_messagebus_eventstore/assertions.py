@@ -129,10 +129,14 @@ def _compare(
     if streamed:
         unpublished = [item for item in expected if not _published(item)]
         if unpublished:
-            names = ", ".join(sorted({_class_of(item).__name__ for item in unpublished}))
+            names = sorted({_class_of(item).__name__ for item in unpublished})
+            if len(names) == 1:
+                subject, reach, pronoun = f"{names[0]} is", "it never reaches", "it"
+            else:
+                subject, reach, pronoun = f"{', '.join(names)} are", "they never reach", "them"
             raise AssertionError(
-                f"{names} is not published (metadata.published is False), so it never "
-                "reaches a transport; expect it in the message store instead, e.g. "
+                f"{subject} not published (metadata.published is False), so {reach} a "
+                f"transport; expect {pronoun} in the message store instead, e.g. "
                 "assert_messages(eventstore, [...])"
             )
         observed = [_observe_event(event, index) for index, event in enumerate(items)]
