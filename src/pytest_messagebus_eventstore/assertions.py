@@ -143,8 +143,21 @@ def _compare(
         expectations = [_expect_event(item, index) for index, item in enumerate(expected)]
         noun = "event"
     else:
-        observed = [_observe_message(message, index) for index, message in enumerate(items)]
-        expectations = [_expect_message(item, index) for index, item in enumerate(expected)]
+        dumps = [message_dump(message) for message in items]
+        expected_dumps = [
+            message_dump(item) if isinstance(item, Message) else None for item in expected
+        ]
+        # Most comparisons pass, in order: settle them before building anything.
+        if expected_dumps == dumps:
+            return None, list(range(len(items)))
+        observed = [
+            _observe_message(message, index, dump)
+            for index, (message, dump) in enumerate(zip(items, dumps, strict=True))
+        ]
+        expectations = [
+            _expect_message(item, index, dump)
+            for index, (item, dump) in enumerate(zip(expected, expected_dumps, strict=True))
+        ]
         noun = "message"
     return explain(
         expectations,
@@ -235,8 +248,11 @@ def _class_diff(expected: type, observed: Observed) -> list[tuple[str, Any, Any]
     return [("class", Text(f"{expected.__name__} (or a subclass)"), Text(observed.label))]
 
 
-def _observe_message(message: Message[Any], index: int) -> Observed:
-    dump = message_dump(message)
+def _observe_message(
+    message: Message[Any], index: int, dump: dict[str, Any] | None = None
+) -> Observed:
+    if dump is None:
+        dump = message_dump(message)
     return Observed(message, index, type(message).__name__, dump, dump)
 
 
@@ -292,9 +308,9 @@ class _MessageLike(Expectation):
         return _describe_like(self.item, limits)
 
 
-def _expect_message(item: Any, index: int) -> Expectation:
+def _expect_message(item: Any, index: int, dump: dict[str, Any] | None = None) -> Expectation:
     if isinstance(item, Message):
-        exact = _observe_message(item, index)
+        exact = _observe_message(item, index, dump)
         return _ExactMessage(item, index, exact.label, exact)
     if isinstance(item, Like):
         return _MessageLike(item, index, item.message_class.__name__)
