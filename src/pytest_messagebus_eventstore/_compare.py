@@ -111,11 +111,21 @@ _SHALLOW_TAGS: dict[type, int] = {
 
 
 def coarse_key(value: Any) -> int | None:
-    """A cheaper :func:`content_key`: nested containers count by kind and length only."""
+    """A cheaper :func:`content_key`.
+
+    The metadata (the same for every message of a class) is left out, and
+    nested containers count by kind and length only. Scalars are keyed by
+    themselves, so a dump holding only exact scalars is hashed without a loop
+    in Python, to the very same key.
+    """
     if type(value) is not dict:
         return content_key(value, 1)
-    scalars, tags = _EXACT_SCALARS, _SHALLOW_TAGS
+    fields = dict(value)
+    fields.pop("metadata", None)
     try:
+        if _EXACT_SCALARS.issuperset(map(type, fields.values())):
+            return hash(frozenset(fields.items()))
+        scalars, tags = _EXACT_SCALARS, _SHALLOW_TAGS
         return hash(
             frozenset(
                 [
@@ -124,7 +134,7 @@ def coarse_key(value: Any) -> int | None:
                     else (k, (tags[type(v)], len(v)))
                     if type(v) in tags
                     else (k, _canonical(v, 0))
-                    for k, v in value.items()
+                    for k, v in fields.items()
                 ]
             )
         )
