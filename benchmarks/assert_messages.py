@@ -28,15 +28,12 @@ class BookRegistered(Event):
     isbn: str
     title: str
     author: str
-    tags: tuple[str, ...] = ()
     metadata: Metadata = Metadata(name="book_registered", schema_version=1)
 
 
 def messages(count: int) -> list[BookRegistered]:
     return [
-        BookRegistered(
-            id=UUID(int=i), isbn=f"isbn-{i}", title=f"Title {i}", author="Eric Evans", tags=("ddd",)
-        )
+        BookRegistered(id=UUID(int=i), isbn=f"isbn-{i}", title=f"Title {i}", author="Eric Evans")
         for i in range(count)
     ]
 

@@ -110,3 +110,37 @@ def test_sync(sync_bus, sync_uow, sync_transport):
             "  [[]0[]] register_book_v1(*)",
         ]
     )
+
+
+def test_section_of_a_failing_setup(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_setup="""
+from uuid import UUID
+
+import pytest
+from library.domain import RegisterBook
+
+@pytest.fixture
+async def registered(bus, uow):
+    async with uow as transaction:
+        book = RegisterBook(id=UUID(int=4), isbn="4", title="T", author="A")
+        await bus.handle(book, transaction)
+        await transaction.commit()
+    raise RuntimeError("the given step broke")
+
+def test_needs_a_book(registered):
+    pass
+"""
+    )
+    result = project.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of test_needs_a_book _*",
+            "E       RuntimeError: the given step broke",
+            "*- messagebus eventstore -*",
+            "Messages recorded (2), in order:",
+            "  [[]0[]] committed    RegisterBook(id=UUID('0000*4'), isbn='4', title='T', *)",
+            "Events sent to transport (1):",
+        ]
+    )

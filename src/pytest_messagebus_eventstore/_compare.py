@@ -111,11 +111,21 @@ _SHALLOW_TAGS: dict[type, int] = {
 
 
 def coarse_key(value: Any) -> int | None:
-    """A cheaper :func:`content_key`: nested containers count by kind and length only."""
+    """A cheaper :func:`content_key`.
+
+    The metadata (the same for every message of a class) is left out, and
+    nested containers count by kind and length only. Scalars are keyed by
+    themselves, so a dump holding only exact scalars is hashed without a loop
+    in Python, to the very same key.
+    """
     if type(value) is not dict:
         return content_key(value, 1)
-    scalars, tags = _EXACT_SCALARS, _SHALLOW_TAGS
+    fields = dict(value)
+    fields.pop("metadata", None)
     try:
+        if _EXACT_SCALARS.issuperset(map(type, fields.values())):
+            return hash(frozenset(fields.items()))
+        scalars, tags = _EXACT_SCALARS, _SHALLOW_TAGS
         return hash(
             frozenset(
                 [
@@ -124,7 +134,7 @@ def coarse_key(value: Any) -> int | None:
                     else (k, (tags[type(v)], len(v)))
                     if type(v) in tags
                     else (k, _canonical(v, 0))
-                    for k, v in value.items()
+                    for k, v in fields.items()
                 ]
             )
         )
@@ -283,7 +293,7 @@ def match_unordered(
                 unkeyed.append(o.index)
             else:
                 buckets[key].append(o.index)
-    free = {key: _Bucket(indices) for key, indices in buckets.items()}
+    crowded: dict[int, _CrowdedBucket] = {}
     unkeyed_free = unkeyed[::-1]
     pending: list[int] = []
     wildcards = False
@@ -296,8 +306,16 @@ def match_unordered(
             wildcards = True
             pending.append(e.index)
             continue
-        bucket = free.get(key)
-        j = bucket.take(e, observed) if bucket is not None else None
+        candidates = buckets.get(key)
+        if candidates is None:
+            j = None
+        elif key in crowded or len(candidates) > _CROWDED:
+            bucket = crowded.get(key)
+            if bucket is None:
+                bucket = crowded[key] = _CrowdedBucket(candidates, observed)
+            j = bucket.take(e, observed)
+        else:
+            j = _take(candidates, e, observed)
         if j is None:
             j = _take(unkeyed_free, e, observed)
         if j is None:
@@ -320,23 +338,18 @@ def match_unordered(
 _CROWDED = 16
 
 
-class _Bucket:
-    """Free observations sharing a key."""
+class _CrowdedBucket:
+    """Free observations sharing a key, split by their finer key."""
 
-    __slots__ = ("by_fine_key", "free")
+    __slots__ = ("by_fine_key",)
 
-    def __init__(self, indices: list[int]) -> None:
-        self.free = indices[::-1]
-        self.by_fine_key: dict[int | None, list[int]] | None = None
+    def __init__(self, indices: list[int], observed: Sequence[Observed]) -> None:
+        self.by_fine_key: dict[int | None, list[int]] = defaultdict(list)
+        for index in indices:
+            self.by_fine_key[observed[index].fine_key].append(index)
 
     def take(self, e: Expectation, observed: Sequence[Observed]) -> int | None:
         """An observation equal to ``e``, no longer free; None if there is none."""
-        if self.by_fine_key is None and len(self.free) > _CROWDED:
-            self.by_fine_key = defaultdict(list)
-            for index in self.free:
-                self.by_fine_key[observed[index].fine_key].append(index)
-        if self.by_fine_key is None:
-            return _take(self.free, e, observed)
         assert e.exact is not None
         fine = e.exact.fine_key
         if fine is None:
@@ -351,7 +364,8 @@ class _Bucket:
 
 
 def _take(candidates: list[int], e: Expectation, observed: Sequence[Observed]) -> int | None:
-    # From the end, so that equal duplicates are taken in O(1).
+    # From the end, so that equal duplicates are taken in O(1) (in reverse
+    # order, which does not matter: they are equal).
     for pos in range(len(candidates) - 1, -1, -1):
         j = candidates[pos]
         if e.accepts(observed[j]):

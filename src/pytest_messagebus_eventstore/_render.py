@@ -35,6 +35,8 @@ def current_verbosity() -> int:
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
+    """How much a failure shows: differing positions, list entries, context, value width."""
+
     blocks: int
     items: int
     context: int
@@ -111,8 +113,11 @@ def _count(n: int, word: str) -> str:
 def difference_block(
     header: str, diffs: list[tuple[str, Any, Any]], labels: Labels, limits: Limits
 ) -> list[str]:
-    structural = [d for d in diffs if isinstance(d[1], Text) and d[0] in ("class", "type")]
-    fields = [d for d in diffs if d not in structural]
+    structural: list[tuple[str, Any, Any]] = []
+    fields: list[tuple[str, Any, Any]] = []
+    for diff in diffs:
+        is_structural = isinstance(diff[1], Text) and diff[0] in ("class", "type")
+        (structural if is_structural else fields).append(diff)
     if structural:
         lines = [f"{header}, the {structural[0][0]} differs:"]
     else:

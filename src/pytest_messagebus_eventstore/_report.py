@@ -33,9 +33,21 @@ def configure_strict(config: pytest.Config) -> None:
     config.stash[_strict_key] = value in _TRUE
 
 
+_transports_key = pytest.StashKey[dict[str, Any]]()
+
+
+def note_fixture(node: pytest.Item | pytest.Collector, name: str, value: Any) -> None:
+    """Remember a transport fixture: a failing setup has not filled ``item.funcargs`` yet."""
+    if name in _TRANSPORT_FIXTURES:
+        node.stash.setdefault(_transports_key, {})[name] = value
+
+
 def _transports(item: pytest.Item) -> list[tuple[str, Any]]:
-    funcargs = getattr(item, "funcargs", None) or {}
-    return [(name, funcargs[name]) for name in _TRANSPORT_FIXTURES if name in funcargs]
+    found: dict[str, Any] = dict(getattr(item, "funcargs", None) or {})
+    if _transports_key in item.stash:
+        noted = item.stash[_transports_key]
+        found.update(noted)
+    return [(name, found[name]) for name in _TRANSPORT_FIXTURES if name in found]
 
 
 def _recorder_of(item: pytest.Item) -> Recorder | None:

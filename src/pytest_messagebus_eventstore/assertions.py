@@ -129,18 +129,35 @@ def _compare(
     if streamed:
         unpublished = [item for item in expected if not _published(item)]
         if unpublished:
-            names = ", ".join(sorted({_class_of(item).__name__ for item in unpublished}))
+            names = sorted({_class_of(item).__name__ for item in unpublished})
+            if len(names) == 1:
+                subject, reach, pronoun = f"{names[0]} is", "it never reaches", "it"
+            else:
+                subject, reach, pronoun = f"{', '.join(names)} are", "they never reach", "them"
             raise AssertionError(
-                f"{names} is not published (metadata.published is False), so it never "
-                "reaches a transport; expect it in the message store instead, e.g. "
+                f"{subject} not published (metadata.published is False), so {reach} a "
+                f"transport; expect {pronoun} in the message store instead, e.g. "
                 "assert_messages(eventstore, [...])"
             )
         observed = [_observe_event(event, index) for index, event in enumerate(items)]
         expectations = [_expect_event(item, index) for index, item in enumerate(expected)]
         noun = "event"
     else:
-        observed = [_observe_message(message, index) for index, message in enumerate(items)]
-        expectations = [_expect_message(item, index) for index, item in enumerate(expected)]
+        dumps = [message_dump(message) for message in items]
+        expected_dumps = [
+            message_dump(item) if isinstance(item, Message) else None for item in expected
+        ]
+        # Most comparisons pass, in order: settle them before building anything.
+        if expected_dumps == dumps:
+            return None, list(range(len(items)))
+        observed = [
+            _observe_message(message, index, dump)
+            for index, (message, dump) in enumerate(zip(items, dumps, strict=True))
+        ]
+        expectations = [
+            _expect_message(item, index, dump)
+            for index, (item, dump) in enumerate(zip(expected, expected_dumps, strict=True))
+        ]
         noun = "message"
     return explain(
         expectations,
@@ -231,8 +248,11 @@ def _class_diff(expected: type, observed: Observed) -> list[tuple[str, Any, Any]
     return [("class", Text(f"{expected.__name__} (or a subclass)"), Text(observed.label))]
 
 
-def _observe_message(message: Message[Any], index: int) -> Observed:
-    dump = message_dump(message)
+def _observe_message(
+    message: Message[Any], index: int, dump: dict[str, Any] | None = None
+) -> Observed:
+    if dump is None:
+        dump = message_dump(message)
     return Observed(message, index, type(message).__name__, dump, dump)
 
 
@@ -288,9 +308,9 @@ class _MessageLike(Expectation):
         return _describe_like(self.item, limits)
 
 
-def _expect_message(item: Any, index: int) -> Expectation:
+def _expect_message(item: Any, index: int, dump: dict[str, Any] | None = None) -> Expectation:
     if isinstance(item, Message):
-        exact = _observe_message(item, index)
+        exact = _observe_message(item, index, dump)
         return _ExactMessage(item, index, exact.label, exact)
     if isinstance(item, Like):
         return _MessageLike(item, index, item.message_class.__name__)

@@ -345,3 +345,14 @@ def pytest_runtest_makereport(
     report = yield
     after_report(item, report)
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
+    from ._report import note_fixture
+
+    value = yield
+    note_fixture(request.node, fixturedef.argname, value)
+    return value
