@@ -17,8 +17,7 @@ from __future__ import annotations
 import copy
 import gc
 import weakref
-from collections.abc import Iterator, MutableMapping, MutableSequence, MutableSet
-from contextlib import contextmanager
+from collections.abc import Collection, MutableMapping, MutableSequence, MutableSet
 from typing import Any, Generic, TypeVar, overload
 
 _T = TypeVar("_T")
@@ -65,28 +64,29 @@ def _copy_container(container: Any) -> Any:
 ObjectState = tuple[Any, dict[str, Any], list[tuple[Any, Any]]]
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
+# Below this many objects, holding the collector costs more than it saves.
+_GC_PAUSE_MIN_OBJECTS = 256
+
+
+def _pause_gc(size: int) -> bool:
     """Hold the cyclic garbage collector while copying or restoring many objects.
 
     A snapshot allocates a few containers per stored object and no cycle; left
     on, the collector would walk the whole heap again and again while they pile
     up (several times the cost of the copies themselves at 100k objects).
+    True if it was held: the caller then enables it again.
     """
-    if not gc.isenabled():
-        yield
-        return
+    if size < _GC_PAUSE_MIN_OBJECTS or not gc.isenabled():
+        return False
     gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+    return True
 
 
-def snapshot_objects(items: Any) -> list[ObjectState]:
+def snapshot_objects(items: Collection[Any]) -> list[ObjectState]:
     """The fields of every stored object, so that in-place changes can be undone."""
     states: list[ObjectState] = []
-    with _gc_paused():
+    paused = _pause_gc(len(items))
+    try:
         for item in items:
             fields = getattr(item, "__dict__", None)
             if fields is None:
@@ -98,11 +98,15 @@ def snapshot_objects(items: Any) -> list[ObjectState]:
                 if type(value) in _NESTED_CONTAINER_TYPES
             ]
             states.append((item, fields.copy(), nested))
+    finally:
+        if paused:
+            gc.enable()
     return states
 
 
 def restore_objects(states: list[ObjectState]) -> None:
-    with _gc_paused():
+    paused = _pause_gc(len(states))
+    try:
         for item, fields, nested in states:
             item.__dict__.clear()
             item.__dict__.update(fields)
@@ -111,6 +115,9 @@ def restore_objects(states: list[ObjectState]) -> None:
                     container.clear()
                 else:
                     _restore_container(container, saved)
+    finally:
+        if paused:
+            gc.enable()
 
 
 class _StoreSnapshot:
