@@ -57,8 +57,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"messagebus: {messagebus_version}, scan: {scan}, sync scan: {sync_scan}"]
 
 
+# The tests being run, innermost last (a test may run pytest in-process). The
+# fixtures find their test here: a fixture asking for ``request`` makes pytest
+# build a fixture definition for it on every call, a cost paid by every test.
+_running: list[pytest.Item] = []
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    _running.append(item)
     _recorder.start(item)
     return (yield)
 
@@ -72,6 +79,8 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     finally:
         reset_class_level_stores()
         _recorder.stop(item)
+        if item in _running:
+            _running.remove(item)
 
 
 @pytest.fixture
@@ -95,9 +104,7 @@ def sync_transport() -> SyncInMemoryEventstreamTransport:
 
 
 @pytest.fixture
-def eventstore(
-    request: pytest.FixtureRequest, transport: InMemoryEventstreamTransport
-) -> InMemoryEventstoreRepository:
+def eventstore(transport: InMemoryEventstreamTransport) -> InMemoryEventstoreRepository:
     """The in-memory message store of ``uow``, publishing to ``transport``.
 
     ``eventstore.messages`` lists every message the bus handled in this test,
@@ -107,13 +114,12 @@ def eventstore(
 
     from .eventstore import InMemoryEventstoreRepository
 
-    _recorder.start(request.node)
+    _recorder.start(_running[-1])
     return InMemoryEventstoreRepository(publisher=AsyncEventstreamPublisher(transport))
 
 
 @pytest.fixture
 def sync_eventstore(
-    request: pytest.FixtureRequest,
     sync_transport: SyncInMemoryEventstreamTransport,
 ) -> SyncInMemoryEventstoreRepository:
     """Sync twin of ``eventstore``, publishing to ``sync_transport``."""
@@ -121,7 +127,7 @@ def sync_eventstore(
 
     from .eventstore import SyncInMemoryEventstoreRepository
 
-    _recorder.start(request.node)
+    _recorder.start(_running[-1])
     return SyncInMemoryEventstoreRepository(publisher=SyncEventstreamPublisher(sync_transport))
 
 
@@ -171,7 +177,7 @@ def sync_uow(
 
 
 @pytest.fixture
-def bus(request: pytest.FixtureRequest) -> AsyncMessageBus[Any]:
+def bus() -> AsyncMessageBus[Any]:
     """An ``AsyncMessageBus`` with the async handlers of the ``messagebus_scan`` modules.
 
     The modules are scanned once per session; each test gets its own bus, so
@@ -180,13 +186,13 @@ def bus(request: pytest.FixtureRequest) -> AsyncMessageBus[Any]:
     __tracebackhide__ = True
     from ._scan import make_bus
 
-    return make_bus(request.config, "async", {})  # type: ignore[no-any-return]
+    return make_bus(_running[-1].config, "async", {})  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def sync_bus(request: pytest.FixtureRequest) -> SyncMessageBus[Any]:
+def sync_bus() -> SyncMessageBus[Any]:
     """A ``SyncMessageBus`` with the sync handlers of the ``messagebus_sync_scan`` modules."""
     __tracebackhide__ = True
     from ._scan import make_bus
 
-    return make_bus(request.config, "sync", {})  # type: ignore[no-any-return]
+    return make_bus(_running[-1].config, "sync", {})  # type: ignore[no-any-return]
