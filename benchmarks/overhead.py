@@ -9,6 +9,10 @@ conftest (in-memory store with a class-level list, transport, unit of work,
 bus scanned once per session, manual clearing) run with the plugin disabled.
 Runs both with pytest in subprocesses, alternating, and prints both medians
 and the median of the per-pair ratios. Target: plugin / hand-written <= 1.05.
+
+With --same-isolation, the hand-written suite also gets a fresh bus per test
+and a repositories fixture, as the plugin gives: the ratio then shows what the
+plugin's own code costs, apart from the price of those two fixtures.
 """
 
 from __future__ import annotations
@@ -202,6 +206,37 @@ def bus() -> AsyncMessageBus:
 """
 )
 
+# With --same-isolation, the hand-written conftest also gives each test a bus of
+# its own and takes the repositories from a fixture, as the plugin does.
+SAME_ISOLATION = {
+    """
+@pytest.fixture(scope="session")
+def bus() -> AsyncMessageBus:
+    bus = AsyncMessageBus()
+    bus.scan("bookshop.handlers")
+    return bus
+""": """
+@pytest.fixture(scope="session")
+def scanned_bus() -> AsyncMessageBus:
+    bus = AsyncMessageBus()
+    bus.scan("bookshop.handlers")
+    return bus
+
+
+@pytest.fixture
+def bus(scanned_bus) -> AsyncMessageBus:
+    bus = AsyncMessageBus()
+    bus.commands_registry.update(scanned_bus.commands_registry)
+    return bus
+
+
+@pytest.fixture
+def repositories():
+    return {"books": InMemoryBookRepository()}
+""",
+    "def uow(transport):\n": "def uow(transport, repositories):\n",
+}
+
 HANDWRITTEN_INI = """
 [pytest]
 pythonpath = .
@@ -251,12 +286,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tests", type=int, default=500, help="tests per suite (500)")
     parser.add_argument("--rounds", type=int, default=10, help="runs of each suite (10)")
+    parser.add_argument(
+        "--same-isolation",
+        action="store_true",
+        help="give the hand-written suite a bus per test and a repositories fixture too",
+    )
     options = parser.parse_args()
+    handwritten_conftest = HANDWRITTEN_CONFTEST
+    if options.same_isolation:
+        for before, after in SAME_ISOLATION.items():
+            assert before in handwritten_conftest
+            handwritten_conftest = handwritten_conftest.replace(before, after)
 
     with tempfile.TemporaryDirectory(prefix="overhead-") as tmp:
         plugin = write_suite(Path(tmp, "plugin"), PLUGIN_CONFTEST, PLUGIN_INI, options.tests)
         handwritten = write_suite(
-            Path(tmp, "handwritten"), HANDWRITTEN_CONFTEST, HANDWRITTEN_INI, options.tests
+            Path(tmp, "handwritten"), handwritten_conftest, HANDWRITTEN_INI, options.tests
         )
         runs = {
             "plugin": lambda: run_pytest(plugin, expect_passed=options.tests),
@@ -266,7 +311,8 @@ def main() -> None:
         }
         print(f"machine: {machine()}")
         print(f"versions: {versions()}")
-        print(f"{options.tests} tests per suite, {options.rounds} rounds")
+        isolation = " (hand-written: bus per test)" if options.same_isolation else ""
+        print(f"{options.tests} tests per suite, {options.rounds} rounds{isolation}")
         # Warm-up: write the bytecode caches and fill the OS page cache for both.
         for run in runs.values():
             run()

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import NO_PLUGIN, QUIET, machine, run_pytest, versions
+from _common import ENV, NO_PLUGIN, QUIET, machine, run_pytest, versions
 
 PLAIN_TEST = """
 def test_{n}():
@@ -61,6 +61,7 @@ def imported_modules(project: Path, *args: str) -> dict[str, tuple[int, int]]:
     result = subprocess.run(
         [*command, *QUIET, *args],
         cwd=project,
+        env=ENV,
         capture_output=True,
         text=True,
         check=True,
