@@ -83,6 +83,18 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
             _running.remove(item)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    try:
+        return (yield)
+    finally:
+        # Once the test is reported, its recorder is dropped: kept on the item
+        # until the session ends, every message of every test would stay alive
+        # and the garbage collector would walk them all again and again.
+        if _recorder.recorder_key in item.stash:
+            del item.stash[_recorder.recorder_key]
+
+
 @pytest.fixture
 def transport() -> InMemoryEventstreamTransport:
     """An in-memory eventstream transport; ``transport.events`` lists what was sent.
