@@ -8,7 +8,7 @@ import textwrap
 # an inner run imports is imported again by the next one. hypothesis's pytest
 # plugin imports hypothesis at the end of every run (about a second each time):
 # importing it here, once, keeps it across the inner runs.
-import hypothesis.internal.observability  # noqa: F401
+import hypothesis  # noqa: F401
 import pytest
 
 # Loaded here rather than from its entry point (disabled in the pytest addopts)
