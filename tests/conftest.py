@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import textwrap
 
+# pytester's in-process runs put sys.modules back as they found it, so whatever
+# an inner run imports is imported again by the next one. hypothesis's pytest
+# plugin imports hypothesis at the end of every run (about a second each time):
+# importing it here, once, keeps it across the inner runs.
+import hypothesis  # noqa: F401
 import pytest
 
-pytest_plugins = ["pytester"]
+# Loaded here rather than from its entry point (disabled in the pytest addopts)
+# so that coverage, which starts just before the conftests load, measures the
+# plugin's module-level code too.
+pytest_plugins = ["pytester", "pytest_messagebus_eventstore.plugin"]
 
 DOMAIN = """
 from uuid import UUID

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import _recorder
-from ._report import check_strict
+from ._report import check_strict, note_fixture
 from ._stores import reset_class_level_stores
 
 if TYPE_CHECKING:
@@ -50,16 +50,17 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
-def _call_hook(request: pytest.FixtureRequest, name: str, **kwargs: Any) -> Any:
+def _call_hook(name: str, **kwargs: Any) -> Any:
     # Through the test's own hook proxy, so that a conftest's implementation
     # applies to the tests of its directory only.
-    return getattr(request.node.ihook, name)(config=request.config, **kwargs)
+    item = _running[-1]
+    return getattr(item.ihook, name)(config=item.config, **kwargs)
 
 
-def _merged_repositories(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
+def _merged_repositories(name: str) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     # The first implementation called (the most specific) wins a clash.
-    for contributed in reversed(_call_hook(request, name)):
+    for contributed in reversed(_call_hook(name)):
         merged.update(contributed)
     return merged
 
@@ -97,8 +98,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"messagebus: {messagebus_version}, scan: {scan}, sync scan: {sync_scan}"]
 
 
+# The tests being run, innermost last (a test may run pytest in-process). The
+# fixtures find their test here: a fixture asking for ``request`` makes pytest
+# build a fixture definition for it on every call, a cost paid by every test.
+_running: list[pytest.Item] = []
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    _running.append(item)
     _recorder.start(item)
     return (yield)
 
@@ -114,12 +122,24 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     finally:
         reset_class_level_stores()
         _recorder.stop(item)
+        if item in _running:
+            _running.remove(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    try:
+        return (yield)
+    finally:
+        # Once the test is reported, its recorder is dropped: kept on the item
+        # until the session ends, every message of every test would stay alive
+        # and the garbage collector would walk them all again and again.
+        if _recorder.recorder_key in item.stash:
+            del item.stash[_recorder.recorder_key]
 
 
 @pytest.fixture
-def transport(
-    request: pytest.FixtureRequest,
-) -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransport:
+def transport() -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransport:
     """An in-memory eventstream transport; ``transport.events`` lists what was sent.
 
     The events are the serialized published messages, sent when a transaction
@@ -127,23 +147,26 @@ def transport(
     """
     from .transport import InMemoryEventstreamTransport
 
-    custom = _call_hook(request, "pytest_messagebus_make_transport")
-    return InMemoryEventstreamTransport() if custom is None else custom
+    custom = _call_hook("pytest_messagebus_make_transport")
+    transport = InMemoryEventstreamTransport() if custom is None else custom
+    # Remembered for the report section: a failing setup has no funcargs yet.
+    note_fixture(_running[-1], "transport", transport)
+    return transport
 
 
 @pytest.fixture
-def sync_transport(
-    request: pytest.FixtureRequest,
-) -> SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport:
+def sync_transport() -> SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport:
     """Sync twin of ``transport``, fed by ``sync_uow``."""
     from .transport import SyncInMemoryEventstreamTransport
 
-    custom = _call_hook(request, "pytest_messagebus_make_sync_transport")
-    return SyncInMemoryEventstreamTransport() if custom is None else custom
+    custom = _call_hook("pytest_messagebus_make_sync_transport")
+    transport = SyncInMemoryEventstreamTransport() if custom is None else custom
+    note_fixture(_running[-1], "sync_transport", transport)
+    return transport
 
 
 @pytest.fixture
-def messagebus_serializer(request: pytest.FixtureRequest) -> AbstractMessageSerializer:
+def messagebus_serializer() -> AbstractMessageSerializer:
     """The serializer of the eventstream publishers, messagebus's own by default.
 
     A ``pytest_messagebus_make_serializer`` hook or an override of this fixture
@@ -151,13 +174,12 @@ def messagebus_serializer(request: pytest.FixtureRequest) -> AbstractMessageSeri
     """
     from messagebus.service.eventstream import MessageSerializer
 
-    custom = _call_hook(request, "pytest_messagebus_make_serializer")
+    custom = _call_hook("pytest_messagebus_make_serializer")
     return MessageSerializer() if custom is None else custom
 
 
 @pytest.fixture
 def eventstore(
-    request: pytest.FixtureRequest,
     transport: AsyncAbstractEventstreamTransport,
     messagebus_serializer: AbstractMessageSerializer,
 ) -> InMemoryEventstoreRepository:
@@ -170,7 +192,7 @@ def eventstore(
 
     from .eventstore import InMemoryEventstoreRepository
 
-    _recorder.start(request.node)
+    _recorder.start(_running[-1])
     return InMemoryEventstoreRepository(
         publisher=AsyncEventstreamPublisher(transport, messagebus_serializer)
     )
@@ -178,7 +200,6 @@ def eventstore(
 
 @pytest.fixture
 def sync_eventstore(
-    request: pytest.FixtureRequest,
     sync_transport: SyncAbstractEventstreamTransport,
     messagebus_serializer: AbstractMessageSerializer,
 ) -> SyncInMemoryEventstoreRepository:
@@ -187,14 +208,14 @@ def sync_eventstore(
 
     from .eventstore import SyncInMemoryEventstoreRepository
 
-    _recorder.start(request.node)
+    _recorder.start(_running[-1])
     return SyncInMemoryEventstoreRepository(
         publisher=SyncEventstreamPublisher(sync_transport, messagebus_serializer)
     )
 
 
 @pytest.fixture
-def messagebus_repositories(request: pytest.FixtureRequest) -> Mapping[str, Any]:
+def messagebus_repositories() -> Mapping[str, Any]:
     """The repositories of ``uow``, by attribute name: what the hooks contribute.
 
     By default, the merge of every ``pytest_messagebus_repositories`` hook
@@ -204,18 +225,17 @@ def messagebus_repositories(request: pytest.FixtureRequest) -> Mapping[str, Any]
         def messagebus_repositories():
             return {"books": FakeBookRepository()}
     """
-    return _merged_repositories(request, "pytest_messagebus_repositories")
+    return _merged_repositories("pytest_messagebus_repositories")
 
 
 @pytest.fixture
-def messagebus_sync_repositories(request: pytest.FixtureRequest) -> Mapping[str, Any]:
+def messagebus_sync_repositories() -> Mapping[str, Any]:
     """The repositories of ``sync_uow``: the ``pytest_messagebus_sync_repositories`` hooks'."""
-    return _merged_repositories(request, "pytest_messagebus_sync_repositories")
+    return _merged_repositories("pytest_messagebus_sync_repositories")
 
 
 @pytest.fixture
 def uow(
-    request: pytest.FixtureRequest,
     eventstore: InMemoryEventstoreRepository,
     messagebus_repositories: Mapping[str, Any],
 ) -> InMemoryUnitOfWork:
@@ -228,7 +248,6 @@ def uow(
     from .uow import InMemoryUnitOfWork
 
     custom = _call_hook(
-        request,
         "pytest_messagebus_make_uow",
         eventstore=eventstore,
         repositories=messagebus_repositories,
@@ -240,7 +259,6 @@ def uow(
 
 @pytest.fixture
 def sync_uow(
-    request: pytest.FixtureRequest,
     sync_eventstore: SyncInMemoryEventstoreRepository,
     messagebus_sync_repositories: Mapping[str, Any],
 ) -> SyncInMemoryUnitOfWork:
@@ -248,7 +266,6 @@ def sync_uow(
     from .uow import SyncInMemoryUnitOfWork
 
     custom = _call_hook(
-        request,
         "pytest_messagebus_make_sync_uow",
         eventstore=sync_eventstore,
         repositories=messagebus_sync_repositories,
@@ -279,9 +296,7 @@ def messagebus_sync_dependencies() -> Mapping[str, type[Any]]:
 
 
 @pytest.fixture
-def bus(
-    request: pytest.FixtureRequest, messagebus_dependencies: Mapping[str, type[Any]]
-) -> AsyncMessageBus[Any]:
+def bus(messagebus_dependencies: Mapping[str, type[Any]]) -> AsyncMessageBus[Any]:
     """An ``AsyncMessageBus`` with the async handlers of the ``messagebus_scan`` modules.
 
     The modules are scanned once per session; each test gets its own bus, so
@@ -291,18 +306,16 @@ def bus(
     __tracebackhide__ = True
     from ._scan import make_bus
 
-    return make_bus(request.config, "async", messagebus_dependencies)  # type: ignore[no-any-return]
+    return make_bus(_running[-1].config, "async", messagebus_dependencies)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def sync_bus(
-    request: pytest.FixtureRequest, messagebus_sync_dependencies: Mapping[str, type[Any]]
-) -> SyncMessageBus[Any]:
+def sync_bus(messagebus_sync_dependencies: Mapping[str, type[Any]]) -> SyncMessageBus[Any]:
     """A ``SyncMessageBus`` with the sync handlers of the ``messagebus_sync_scan`` modules."""
     __tracebackhide__ = True
     from ._scan import make_bus
 
-    return make_bus(request.config, "sync", messagebus_sync_dependencies)  # type: ignore[no-any-return]
+    return make_bus(_running[-1].config, "sync", messagebus_sync_dependencies)  # type: ignore[no-any-return]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -345,14 +358,3 @@ def pytest_runtest_makereport(
     report = yield
     after_report(item, report)
     return report
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(
-    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
-) -> Generator[None, Any, Any]:
-    from ._report import note_fixture
-
-    value = yield
-    note_fixture(request.node, fixturedef.argname, value)
-    return value

@@ -1,0 +1,81 @@
+"""Helpers shared by the benchmark scripts: timing pytest runs and describing the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+# Plugins that are installed with the test extra but have nothing to do with
+# what is measured: disabled on both sides of every comparison, to cut noise.
+QUIET = (
+    *("-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:cov"),
+    *("-p", "no:xdist", "-p", "no:hypothesispytest"),
+)
+NO_PLUGIN = ("-p", "no:messagebus_eventstore")
+
+# As on a developer's machine: bytecode and rewritten test modules are cached
+# after the warm-up run, even where the environment asks Python not to.
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def versions() -> str:
+    from importlib.metadata import version
+
+    names = ("messagebus", "pytest", "pytest-asyncio", "pydantic")
+    return ", ".join(f"{name} {version(name)}" for name in names)
+
+
+class Timing(NamedTuple):
+    wall: float
+    cpu: float  # user + system seconds of the pytest process
+
+
+def run_pytest(project: Path, *args: str, expect_passed: int | None = None) -> Timing:
+    """How long one ``pytest`` run in a subprocess takes; fails unless it passed.
+
+    The CPU time is reported next to the wall time: on a machine shared with
+    other work, it is the steadier of the two.
+    """
+    command = [sys.executable, "-m", "pytest", "-q", *QUIET, *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(
+        command, cwd=project, env=ENV, capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    last = result.stdout.strip().splitlines()[-1:] or [""]
+    if result.returncode not in (0, 5) or (
+        expect_passed is not None and f"{expect_passed} passed" not in last[0]
+    ):
+        sys.exit(
+            f"pytest failed in {project} ({' '.join(args)}):\n{result.stdout[-3000:]}"
+            f"\n{result.stderr[-3000:]}"
+        )
+    return Timing(elapsed, cpu)
+
+
+def median_ms(times: list[float]) -> float:
+    return statistics.median(times) * 1000

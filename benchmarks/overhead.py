@@ -1,0 +1,350 @@
+"""What the plugin costs a test suite, against the conftest the messagebus tutorial writes.
+
+    python benchmarks/overhead.py [--tests 500] [--rounds 10]
+
+Generates a suite of N tests, each handling a command through the bus in a
+unit of work and checking the messages the store recorded and the events the
+transport sent, twice: once on the plugin's fixtures, once on a hand-written
+conftest (in-memory store with a class-level list, transport, unit of work,
+bus scanned once per session, manual clearing) run with the plugin disabled.
+Runs both with pytest in subprocesses, alternating, and prints both medians
+and the median of the per-pair ratios. Target: plugin / hand-written <= 1.05.
+
+With --same-isolation, the hand-written suite also gets a fresh bus per test
+and a repositories fixture, as the plugin gives: the ratio then shows what the
+plugin's own code costs, apart from the price of those two fixtures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import textwrap
+from pathlib import Path
+
+from _common import NO_PLUGIN, Timing, machine, median_ms, run_pytest, versions
+
+TARGET = 1.05
+TESTS_PER_FILE = 50
+
+APP = {
+    "__init__": "",
+    "domain": """
+        from uuid import UUID
+
+        from messagebus import Command, Event, Metadata, Model
+
+
+        class RegisterBook(Command):
+            id: UUID
+            title: str
+            author: str
+            metadata: Metadata = Metadata(name="register_book", schema_version=1, published=True)
+
+
+        class BookRegistered(Event):
+            id: UUID
+            title: str
+            author: str
+            metadata: Metadata = Metadata(name="book_registered", schema_version=1)
+
+
+        class Book(Model):
+            id: UUID
+            title: str
+            author: str
+        """,
+    "repositories": """
+        import abc
+
+        from messagebus import AsyncAbstractRepository
+
+        from bookshop.domain import Book
+
+
+        class AbstractBookRepository(AsyncAbstractRepository[Book]):
+            @abc.abstractmethod
+            async def add(self, book: Book) -> None: ...
+
+            @abc.abstractmethod
+            async def by_id(self, id) -> Book: ...
+        """,
+    "handlers": """
+        from messagebus import async_listen
+
+        from bookshop.domain import Book, BookRegistered, RegisterBook
+
+
+        @async_listen
+        async def register_book(cmd: RegisterBook, uow) -> Book:
+            book = Book(id=cmd.id, title=cmd.title, author=cmd.author)
+            book.messages.append(BookRegistered(id=cmd.id, title=cmd.title, author=cmd.author))
+            await uow.books.add(book)
+            return book
+        """,
+}
+
+FAKE_REPOSITORY_BODY = """
+    books: ClassVar[dict[UUID, Book]] = {}
+
+    async def add(self, book: Book) -> None:
+        self.books[book.id] = book
+        self.seen.append(book)
+
+    async def by_id(self, id: UUID) -> Book:
+        return self.books[id]
+"""
+
+PLUGIN_CONFTEST = (
+    """
+from typing import ClassVar
+from uuid import UUID
+
+import pytest
+from bookshop.domain import Book
+from bookshop.repositories import AbstractBookRepository
+from pytest_messagebus_eventstore import InMemoryRepository
+
+
+class FakeBookRepository(InMemoryRepository, AbstractBookRepository):"""
+    + FAKE_REPOSITORY_BODY
+    + """
+
+@pytest.fixture
+def messagebus_repositories():
+    return {"books": FakeBookRepository()}
+"""
+)
+
+PLUGIN_INI = """
+[pytest]
+pythonpath = .
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+messagebus_scan = bookshop.handlers
+"""
+
+# The tutorial's conftest, made to run on messagebus 0.12 (eventstore) and 0.13+
+# (messagestore) alike.
+HANDWRITTEN_CONFTEST = (
+    """
+from typing import Any, ClassVar
+from uuid import UUID
+
+import messagebus
+import pytest
+from bookshop.domain import Book
+from bookshop.repositories import AbstractBookRepository
+from messagebus import (
+    AsyncAbstractEventstreamTransport,
+    AsyncAbstractUnitOfWork,
+    AsyncEventstreamPublisher,
+    AsyncMessageBus,
+    Message,
+)
+
+if hasattr(messagebus, "AsyncAbstractMessageStoreRepository"):
+    StoreBase, STORE = messagebus.AsyncAbstractMessageStoreRepository, "messagestore"
+else:
+    StoreBase, STORE = messagebus.AsyncEventstoreAbstractRepository, "eventstore"
+
+
+class InMemoryEventstoreRepository(StoreBase):
+    messages: ClassVar[list[Message[Any]]] = []
+
+    async def _add(self, message: Message[Any]) -> None:
+        self.messages.append(message)
+
+
+class EventstreamTransport(AsyncAbstractEventstreamTransport):
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    async def send_message_serialized(self, message: Any) -> None:
+        self.events.append(message)
+
+
+class InMemoryBookRepository(AbstractBookRepository):"""
+    + FAKE_REPOSITORY_BODY
+    + """
+
+class InMemoryUnitOfWork(AsyncAbstractUnitOfWork):
+    def __init__(self, transport: EventstreamTransport) -> None:
+        self.books = InMemoryBookRepository()
+        store = InMemoryEventstoreRepository(publisher=AsyncEventstreamPublisher(transport))
+        setattr(self, STORE, store)
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+@pytest.fixture
+def transport() -> EventstreamTransport:
+    return EventstreamTransport()
+
+
+@pytest.fixture
+def uow(transport):
+    uow = InMemoryUnitOfWork(transport)
+    yield uow
+    uow.books.books.clear()
+    getattr(uow, STORE).messages.clear()
+
+
+@pytest.fixture
+def eventstore(uow):
+    return getattr(uow, STORE)
+
+
+@pytest.fixture(scope="session")
+def bus() -> AsyncMessageBus:
+    bus = AsyncMessageBus()
+    bus.scan("bookshop.handlers")
+    return bus
+"""
+)
+
+# With --same-isolation, the hand-written conftest also gives each test a bus of
+# its own and takes the repositories from a fixture, as the plugin does.
+SAME_ISOLATION = {
+    """
+@pytest.fixture(scope="session")
+def bus() -> AsyncMessageBus:
+    bus = AsyncMessageBus()
+    bus.scan("bookshop.handlers")
+    return bus
+""": """
+@pytest.fixture(scope="session")
+def scanned_bus() -> AsyncMessageBus:
+    bus = AsyncMessageBus()
+    bus.scan("bookshop.handlers")
+    return bus
+
+
+@pytest.fixture
+def bus(scanned_bus) -> AsyncMessageBus:
+    bus = AsyncMessageBus()
+    bus.commands_registry.update(scanned_bus.commands_registry)
+    return bus
+
+
+@pytest.fixture
+def repositories():
+    return {"books": InMemoryBookRepository()}
+""",
+    "def uow(transport):\n": "def uow(transport, repositories):\n",
+}
+
+HANDWRITTEN_INI = """
+[pytest]
+pythonpath = .
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+"""
+
+TEST_HEADER = """
+from uuid import UUID
+
+from bookshop.domain import BookRegistered, RegisterBook
+"""
+
+# The same body in both suites: only the fixtures behind the names differ.
+TEST_FUNCTION = """
+
+async def test_register_book_{n}(bus, uow, eventstore, transport):
+    cmd = RegisterBook(id=UUID(int={n}), title="Book {n}", author="Author {n}")
+    async with uow as transaction:
+        book = await bus.handle(cmd, transaction)
+        assert (await transaction.books.by_id(cmd.id)) is book
+        await transaction.commit()
+    assert eventstore.messages == [
+        cmd,
+        BookRegistered(id=cmd.id, title=cmd.title, author=cmd.author),
+    ]
+    assert [event["type"] for event in transport.events] == ["register_book_v1"]
+"""
+
+
+def write_suite(root: Path, conftest: str, ini: str, tests: int) -> Path:
+    root.mkdir()
+    app = root / "bookshop"
+    app.mkdir()
+    for name, source in APP.items():
+        (app / f"{name}.py").write_text(textwrap.dedent(source))
+    (root / "conftest.py").write_text(conftest)
+    (root / "pytest.ini").write_text(ini)
+    for first in range(0, tests, TESTS_PER_FILE):
+        numbers = range(first, min(first + TESTS_PER_FILE, tests))
+        body = "".join(TEST_FUNCTION.format(n=n + 1) for n in numbers)
+        (root / f"test_books_{first // TESTS_PER_FILE:03}.py").write_text(TEST_HEADER + body)
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tests", type=int, default=500, help="tests per suite (500)")
+    parser.add_argument("--rounds", type=int, default=10, help="runs of each suite (10)")
+    parser.add_argument(
+        "--same-isolation",
+        action="store_true",
+        help="give the hand-written suite a bus per test and a repositories fixture too",
+    )
+    options = parser.parse_args()
+    handwritten_conftest = HANDWRITTEN_CONFTEST
+    if options.same_isolation:
+        for before, after in SAME_ISOLATION.items():
+            assert before in handwritten_conftest
+            handwritten_conftest = handwritten_conftest.replace(before, after)
+
+    with tempfile.TemporaryDirectory(prefix="overhead-") as tmp:
+        plugin = write_suite(Path(tmp, "plugin"), PLUGIN_CONFTEST, PLUGIN_INI, options.tests)
+        handwritten = write_suite(
+            Path(tmp, "handwritten"), handwritten_conftest, HANDWRITTEN_INI, options.tests
+        )
+        runs = {
+            "plugin": lambda: run_pytest(plugin, expect_passed=options.tests),
+            "hand-written": lambda: run_pytest(
+                handwritten, *NO_PLUGIN, expect_passed=options.tests
+            ),
+        }
+        print(f"machine: {machine()}")
+        print(f"versions: {versions()}")
+        isolation = " (hand-written: bus per test)" if options.same_isolation else ""
+        print(f"{options.tests} tests per suite, {options.rounds} rounds{isolation}")
+        # Warm-up: write the bytecode caches and fill the OS page cache for both.
+        for run in runs.values():
+            run()
+        timings: dict[str, list[Timing]] = {name: [] for name in runs}
+        ratios: dict[str, list[float]] = {"wall": [], "cpu": []}
+        for round_ in range(options.rounds):
+            # Alternate which suite goes first, so that drift hits both alike.
+            order = list(runs) if round_ % 2 == 0 else list(reversed(runs))
+            for name in order:
+                timings[name].append(runs[name]())
+            plugin_run, handwritten_run = timings["plugin"][-1], timings["hand-written"][-1]
+            ratios["wall"].append(plugin_run.wall / handwritten_run.wall)
+            ratios["cpu"].append(plugin_run.cpu / handwritten_run.cpu)
+            print(
+                f"round {round_ + 1:2}: plugin {plugin_run.wall * 1000:6.0f} ms "
+                f"(cpu {plugin_run.cpu * 1000:6.0f}), hand-written "
+                f"{handwritten_run.wall * 1000:6.0f} ms (cpu {handwritten_run.cpu * 1000:6.0f}), "
+                f"ratio {ratios['wall'][-1]:.3f} (cpu {ratios['cpu'][-1]:.3f})"
+            )
+
+    for name, runs_of in timings.items():
+        wall = median_ms([timing.wall for timing in runs_of])
+        cpu = median_ms([timing.cpu for timing in runs_of])
+        print(f"median {name + ':':13} {wall:6.0f} ms wall, {cpu:6.0f} ms cpu")
+    for kind, values in ratios.items():
+        ratio = statistics.median(values)
+        verdict = "OK" if ratio <= TARGET else "MISSED"
+        print(
+            f"median ratio plugin / hand-written ({kind}): {ratio:.3f} "
+            f"(target <= {TARGET}: {verdict})"
+        )
+
+
+if __name__ == "__main__":
+    main()

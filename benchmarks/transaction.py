@@ -1,0 +1,110 @@
+"""The cost of one begin + rollback of InMemoryUnitOfWork, by size of the stores.
+
+    python benchmarks/transaction.py [--sizes 0,1000,10000,100000]
+
+A repository's class-level store holds N books (pydantic models, each with a
+list field). Each size is timed twice: with a transaction that reads the store
+(as a handler does: the store is snapshotted) and with one that never touches
+it (nothing to snapshot). Prints the median time of one begin + rollback and,
+for the touched store, the cost per entry. Targets: a few microseconds per
+stored entry at most; nothing for an empty or untouched store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from typing import Any, ClassVar
+from uuid import UUID
+
+from _common import machine, versions
+from messagebus import AsyncAbstractRepository, Model
+
+from pytest_messagebus_eventstore import InMemoryRepository, InMemoryUnitOfWork
+from pytest_messagebus_eventstore._stores import reset_class_level_stores
+
+PER_ENTRY_TARGET_US = 5.0
+
+
+class Book(Model):
+    id: UUID
+    title: str
+    tags: list[str] = []  # noqa: RUF012 (a pydantic field, copied per instance)
+
+
+class FakeBookRepository(InMemoryRepository, AsyncAbstractRepository[Book]):
+    books: ClassVar[dict[UUID, Book]] = {}
+
+
+async def begin_rollback(uow: InMemoryUnitOfWork, *, touch: bool) -> None:
+    async with uow as transaction:
+        if touch:
+            # A handler reading the store, e.g. to look a book up.
+            len(transaction.books.books)
+        await transaction.rollback()
+
+
+async def measure(uow: InMemoryUnitOfWork, *, touch: bool, budget: float = 0.5) -> float:
+    """Median seconds of one begin + rollback, over at most ``budget`` seconds."""
+    times: list[float] = []
+    deadline = time.perf_counter() + budget
+    while len(times) < 5 or (time.perf_counter() < deadline and len(times) < 2000):
+        start = time.perf_counter()
+        await begin_rollback(uow, touch=touch)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def fill(size: int) -> None:
+    reset_class_level_stores()
+    for n in range(size):
+        book = Book(id=UUID(int=n), title=f"Book {n}", tags=["fiction"])
+        FakeBookRepository.books[book.id] = book
+
+
+async def main(sizes: list[int]) -> None:
+    print(f"machine: {machine()}")
+    print(f"versions: {versions()}")
+    uow = InMemoryUnitOfWork(books=FakeBookRepository())
+    print(f"{'entries':>8} {'untouched':>14} {'touched':>14} {'per entry':>14}")
+    results: dict[int, tuple[float, float]] = {}
+    for size in sizes:
+        fill(size)
+        untouched = await measure(uow, touch=False)
+        touched = await measure(uow, touch=True)
+        if len(FakeBookRepository.books) != size:
+            raise SystemExit("a rollback lost entries")
+        results[size] = (untouched, touched)
+        per_entry = (touched - results[sizes[0]][1]) / size * 1e6 if size else float("nan")
+        print(
+            f"{size:>8} {untouched * 1e6:>11.1f} us {touched * 1e6:>11.1f} us "
+            + (f"{per_entry:>11.2f} us" if size else f"{'-':>14}")
+        )
+    reset_class_level_stores()
+    largest = max(sizes)
+    empty_us = results[min(sizes)][0] * 1e6
+    untouched_us = results[largest][0] * 1e6
+    per_entry_us = (results[largest][1] - results[min(sizes)][1]) / max(largest, 1) * 1e6
+    print(
+        f"untouched store of {largest} entries: {untouched_us:.1f} us vs "
+        f"{empty_us:.1f} us empty (target: the same)"
+    )
+    verdict = "OK" if per_entry_us <= PER_ENTRY_TARGET_US else "MISSED"
+    print(
+        f"touched store: {per_entry_us:.2f} us per entry at {largest} entries "
+        f"(target <= {PER_ENTRY_TARGET_US} us: {verdict})"
+    )
+
+
+def parse_sizes(text: str) -> Any:
+    return sorted(int(size) for size in text.split(","))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes", type=parse_sizes, default=[0, 1000, 10_000, 100_000], help="entries"
+    )
+    asyncio.run(main(parser.parse_args().sizes))
