@@ -69,7 +69,10 @@ class Recorder:
 
 
 _active: Recorder | None = None
-_undo: list[Callable[[], None]] = []
+_Patch = tuple[type, str, Any, Any]  # owner, attribute, original, wrapper
+_patches: list[_Patch] = []
+_patches_for: object = None
+_installed = False
 _outer: list[Recorder | None] = []
 recorder_key = pytest.StashKey[Recorder]()
 
@@ -84,19 +87,14 @@ def note_checked(items: Iterable[Any]) -> None:
         _active.note_checked(items)
 
 
-def _patch(owner: type, name: str, make: Callable[[Any], Any]) -> None:
-    original = owner.__dict__[name]
-    setattr(owner, name, make(original))
-    _undo.append(lambda: setattr(owner, name, original))
-
-
 def _store_of(transaction: Any) -> Any:
     from ._compat import STORE_ATTRIBUTE
 
     return getattr(transaction.uow, STORE_ATTRIBUTE, None)
 
 
-def _install() -> None:
+def _build_patches() -> list[_Patch]:
+    """The wrappers, built once per messagebus import rather than once per test."""
     from messagebus import AsyncUnitOfWorkTransaction, SyncUnitOfWorkTransaction
 
     from ._compat import AsyncAbstractMessageStoreRepository, SyncAbstractMessageStoreRepository
@@ -168,15 +166,40 @@ def _install() -> None:
 
         return __exit__
 
-    _patch(AsyncAbstractMessageStoreRepository, "add", async_add)
-    _patch(SyncAbstractMessageStoreRepository, "add", sync_add)
+    patches: list[_Patch] = []
+
+    def patch(owner: type, name: str, make: Callable[[Any], Any]) -> None:
+        original = owner.__dict__[name]
+        patches.append((owner, name, original, make(original)))
+
+    patch(AsyncAbstractMessageStoreRepository, "add", async_add)
+    patch(SyncAbstractMessageStoreRepository, "add", sync_add)
     for transaction, settling, exit_ in (
         (AsyncUnitOfWorkTransaction, async_settling, async_exit),
         (SyncUnitOfWorkTransaction, sync_settling, sync_exit),
     ):
-        _patch(transaction, "commit", settling("committed"))
-        _patch(transaction, "rollback", settling("rolled back"))
-        _patch(transaction, "__aexit__" if exit_ is async_exit else "__exit__", exit_)
+        patch(transaction, "commit", settling("committed"))
+        patch(transaction, "rollback", settling("rolled back"))
+        patch(transaction, "__aexit__" if exit_ is async_exit else "__exit__", exit_)
+    return patches
+
+
+def _install() -> None:
+    global _installed, _patches, _patches_for
+    messagebus = sys.modules["messagebus"]
+    if _patches_for is not messagebus:
+        # A test running pytest in-process may have imported messagebus anew.
+        _patches, _patches_for = _build_patches(), messagebus
+    for owner, name, _, wrapper in _patches:
+        setattr(owner, name, wrapper)
+    _installed = True
+
+
+def _uninstall() -> None:
+    global _installed
+    for owner, name, original, _ in _patches:
+        setattr(owner, name, original)
+    _installed = False
 
 
 def start(item: pytest.Item) -> Recorder | None:
@@ -187,7 +210,7 @@ def start(item: pytest.Item) -> Recorder | None:
         return existing
     if "messagebus" not in sys.modules:
         return None
-    if not _undo:
+    if not _installed:
         _install()
     # A test may run pytest in-process (pytester): keep the outer test's recorder.
     _outer.append(_active)
@@ -201,6 +224,5 @@ def stop(item: pytest.Item) -> None:
     if item.stash.get(recorder_key, None) is not _active or not _outer:
         return
     _active = _outer.pop()
-    if _active is None:
-        while _undo:
-            _undo.pop()()
+    if _active is None and _installed:
+        _uninstall()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import _recorder
-from ._report import check_strict, note_fixture
+from ._report import after_report, check_strict, note_fixture
 from ._stores import reset_class_level_stores
 
 if TYPE_CHECKING:
@@ -50,11 +50,18 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
+_hooks_key = pytest.StashKey[Any]()
+
+
 def _call_hook(name: str, **kwargs: Any) -> Any:
     # Through the test's own hook proxy, so that a conftest's implementation
     # applies to the tests of its directory only.
     item = _running[-1]
-    return getattr(item.ihook, name)(config=item.config, **kwargs)
+    # ``item.ihook`` looks up the item's conftests on every access: once per test.
+    hooks = item.stash.get(_hooks_key, None)
+    if hooks is None:
+        hooks = item.stash[_hooks_key] = item.ihook
+    return getattr(hooks, name)(config=item.config, **kwargs)
 
 
 def _merged_repositories(name: str) -> dict[str, Any]:
@@ -353,8 +360,6 @@ def pytest_assertrepr_compare(
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    from ._report import after_report
-
     report = yield
     after_report(item, report)
     return report
