@@ -17,6 +17,8 @@ import datetime
 import decimal
 import enum
 import fractions
+import functools
+import operator
 import uuid
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from ._render import Limits
 
@@ -110,6 +112,25 @@ _SHALLOW_TAGS: dict[type, int] = {
 }
 
 
+@functools.lru_cache(maxsize=256)
+def _field_values(shape: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The values of a dump with these keys, but ``metadata``, in the order of their names.
+
+    Equal dumps have the same keys, maybe in another order (two classes with
+    the same fields declared differently): sorting the names gives them the
+    same tuple. Dumps of one class share their shape, so this is computed
+    once per class, not once per message.
+    """
+    names = sorted(name for name in shape if name != "metadata")
+    if len(names) == 1:
+        # itemgetter of one name gives the value itself, not a tuple.
+        (name,) = names
+        return lambda dump: (dump[name],)
+    if not names:
+        return lambda dump: ()
+    return operator.itemgetter(*names)
+
+
 def coarse_key(value: Any) -> int | None:
     """A cheaper :func:`content_key`.
 
@@ -120,21 +141,20 @@ def coarse_key(value: Any) -> int | None:
     """
     if type(value) is not dict:
         return content_key(value, 1)
-    fields = dict(value)
-    fields.pop("metadata", None)
+    values = _field_values(tuple(value))(value)
     try:
-        if _EXACT_SCALARS.issuperset(map(type, fields.values())):
-            return hash(frozenset(fields.items()))
+        if _EXACT_SCALARS.issuperset(map(type, values)):
+            return hash(values)
         scalars, tags = _EXACT_SCALARS, _SHALLOW_TAGS
         return hash(
-            frozenset(
+            tuple(
                 [
-                    (k, v)
+                    v
                     if type(v) in scalars
-                    else (k, (tags[type(v)], len(v)))
+                    else (tags[type(v)], len(v))
                     if type(v) in tags
-                    else (k, _canonical(v, 0))
-                    for k, v in fields.items()
+                    else _canonical(v, 0)
+                    for v in values
                 ]
             )
         )
@@ -162,8 +182,6 @@ class Observed:
     """One recorded message, or one event a transport received."""
 
     __slots__ = (
-        "_fine_key",
-        "_fine_keyed",
         "_key",
         "_keyed",
         "fields",
@@ -186,8 +204,6 @@ class Observed:
         self.fields = fields
         self._key: int | None = None
         self._keyed = False
-        self._fine_key: int | None = None
-        self._fine_keyed = False
 
     @property
     def key(self) -> int | None:
@@ -196,14 +212,6 @@ class Observed:
             self._key = coarse_key(self.value)
             self._keyed = True
         return self._key
-
-    @property
-    def fine_key(self) -> int | None:
-        """A key that also tells apart values differing deeper down."""
-        if not self._fine_keyed:
-            self._fine_key = content_key(self.value)
-            self._fine_keyed = True
-        return self._fine_key
 
     def describe(self, limits: Limits) -> str:
         from ._render import describe
@@ -272,66 +280,102 @@ def match_unordered(
 ) -> list[int | None]:
     """A maximum matching: for each expectation, the index of its observation or None.
 
-    Instances are paired first: with the observation at the same position when
-    equal (lists compared without order are often in order, or nearly), then
-    through their keys. Only then do the other expectations (classes, partial
-    ones, instances without a key) get augmenting paths, which may move a
-    paired instance to another equal observation.
+    Instances are paired first (see :func:`pair_instances`). Only then do the
+    other expectations (classes, partial ones, instances without a key) get
+    augmenting paths, which may move a paired instance to another equal
+    observation.
+    """
+    pairing = pair_instances(
+        [None if e.exact is None else e.exact.value for e in expected],
+        [o.value for o in observed],
+    )
+    if pairing.complete:
+        return pairing.matched
+    neighbours = _Neighbours(expected, observed)
+    for i in pairing.pending:
+        _augment(i, neighbours, pairing.owner, pairing.matched)
+    return pairing.matched
+
+
+class Pairing:
+    """Expected instances paired with equal observations.
+
+    ``matched[i]`` is the observation of expectation ``i`` (or None),
+    ``owner[j]`` the expectation of observation ``j`` (or None). ``pending``
+    lists the expectations left unpaired. When ``complete``, no augmenting
+    path can pair any of them: they have no equal observation left.
+    """
+
+    __slots__ = ("complete", "matched", "owner", "pending")
+
+    def __init__(
+        self,
+        matched: list[int | None],
+        owner: list[int | None],
+        pending: list[int],
+        complete: bool,
+    ) -> None:
+        self.matched = matched
+        self.owner = owner
+        self.pending = pending
+        self.complete = complete
+
+
+def pair_instances(expected: Sequence[Any], observed: Sequence[Any]) -> Pairing:
+    """Pair the values of expected instances (None for other expectations) with equal observed ones.
+
+    Works on the compared values alone, so that a passing comparison builds no
+    object per message. An instance is paired with the observation at the
+    same position when equal (lists compared without order are often in
+    order, or nearly), else through the keys of the observations left.
     """
     owner: list[int | None] = [None] * len(observed)
     matched: list[int | None] = [None] * len(expected)
-    for e, o in zip(expected, observed, strict=False):
-        if e.exact is not None and e.accepts(o):
-            owner[o.index] = e.index
-            matched[e.index] = o.index
+    for i, (e, o) in enumerate(zip(expected, observed, strict=False)):
+        if e is not None and e == o:
+            owner[i] = i
+            matched[i] = i
     buckets: dict[int, list[int]] = defaultdict(list)
     unkeyed: list[int] = []
-    for o in observed:
-        if owner[o.index] is None:
-            key = o.key
+    for j, o in enumerate(observed):
+        if owner[j] is None:
+            key = coarse_key(o)
             if key is None:
-                unkeyed.append(o.index)
+                unkeyed.append(j)
             else:
-                buckets[key].append(o.index)
+                buckets[key].append(j)
     crowded: dict[int, _CrowdedBucket] = {}
     unkeyed_free = unkeyed[::-1]
     pending: list[int] = []
     wildcards = False
-    for e in expected:
-        if matched[e.index] is not None:
+    for i, e in enumerate(expected):
+        if matched[i] is not None:
             continue
-        exact = e.exact
-        key = exact.key if exact is not None else None
+        key = None if e is None else coarse_key(e)
         if key is None:
             wildcards = True
-            pending.append(e.index)
+            pending.append(i)
             continue
         candidates = buckets.get(key)
         if candidates is None:
-            j = None
+            found = None
         elif key in crowded or len(candidates) > _CROWDED:
             bucket = crowded.get(key)
             if bucket is None:
                 bucket = crowded[key] = _CrowdedBucket(candidates, observed)
-            j = bucket.take(e, observed)
+            found = bucket.take(e, observed)
         else:
-            j = _take(candidates, e, observed)
-        if j is None:
-            j = _take(unkeyed_free, e, observed)
-        if j is None:
-            pending.append(e.index)
+            found = _take(candidates, e, observed)
+        if found is None:
+            found = _take(unkeyed_free, e, observed)
+        if found is None:
+            pending.append(i)
         else:
-            owner[j] = e.index
-            matched[e.index] = j
+            owner[found] = i
+            matched[i] = found
     # Equality is an equivalence: without other expectations, an instance left
     # unpaired has no equal observation left, and moving others cannot help.
-    if not wildcards:
-        return matched
-
-    neighbours = _Neighbours(expected, observed)
-    for i in pending:
-        _augment(i, neighbours, owner, matched)
-    return matched
+    return Pairing(matched, owner, pending, complete=not wildcards)
 
 
 # A bucket with more candidates than this is split by the finer key.
@@ -343,32 +387,31 @@ class _CrowdedBucket:
 
     __slots__ = ("by_fine_key",)
 
-    def __init__(self, indices: list[int], observed: Sequence[Observed]) -> None:
+    def __init__(self, indices: list[int], observed: Sequence[Any]) -> None:
         self.by_fine_key: dict[int | None, list[int]] = defaultdict(list)
         for index in indices:
-            self.by_fine_key[observed[index].fine_key].append(index)
+            self.by_fine_key[content_key(observed[index])].append(index)
 
-    def take(self, e: Expectation, observed: Sequence[Observed]) -> int | None:
-        """An observation equal to ``e``, no longer free; None if there is none."""
-        assert e.exact is not None
-        fine = e.exact.fine_key
+    def take(self, expected: Any, observed: Sequence[Any]) -> int | None:
+        """An observation equal to ``expected``, no longer free; None if there is none."""
+        fine = content_key(expected)
         if fine is None:
             groups: Iterable[list[int]] = list(self.by_fine_key.values())
         else:
             groups = [self.by_fine_key.get(fine, []), self.by_fine_key.get(None, [])]
         for group in groups:
-            j = _take(group, e, observed)
+            j = _take(group, expected, observed)
             if j is not None:
                 return j
         return None
 
 
-def _take(candidates: list[int], e: Expectation, observed: Sequence[Observed]) -> int | None:
+def _take(candidates: list[int], expected: Any, observed: Sequence[Any]) -> int | None:
     # From the end, so that equal duplicates are taken in O(1) (in reverse
     # order, which does not matter: they are equal).
     for pos in range(len(candidates) - 1, -1, -1):
         j = candidates[pos]
-        if e.accepts(observed[j]):
+        if expected == observed[j]:
             candidates[pos] = candidates[-1]
             candidates.pop()
             return j
