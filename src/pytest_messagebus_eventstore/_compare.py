@@ -165,17 +165,34 @@ def coarse_key(value: Any) -> int | None:
 _BASE_DUMP = BaseModel.model_dump
 
 
+def dumper() -> Callable[[BaseModel], dict[str, Any]]:
+    """A :func:`message_dump` for many messages, which looks at each class once."""
+    # Per class: its serializer's to_python when model_dump is not overridden.
+    shortcuts: dict[type, Callable[[BaseModel], dict[str, Any]] | None] = {}
+
+    def dump(message: BaseModel) -> dict[str, Any]:
+        cls = type(message)
+        try:
+            to_python = shortcuts[cls]
+        except KeyError:
+            to_python = shortcuts[cls] = (
+                cls.__pydantic_serializer__.to_python if cls.model_dump is _BASE_DUMP else None
+            )
+        if to_python is not None:
+            # What model_dump does, without its argument handling and exclusion
+            # machinery (a third of its cost on a small message).
+            fields = to_python(message)
+            if "message_id" in fields and "created_at" in fields:
+                del fields["message_id"], fields["created_at"]
+                return fields
+        return message.model_dump(exclude=set(EXCLUDED))
+
+    return dump
+
+
 def message_dump(message: BaseModel) -> dict[str, Any]:
     """What ``Message.__eq__`` compares: the dump without ``message_id`` and ``created_at``."""
-    cls = type(message)
-    if cls.model_dump is _BASE_DUMP:
-        # What model_dump does, without its argument handling and exclusion
-        # machinery (a third of its cost on a small message).
-        dump: dict[str, Any] = cls.__pydantic_serializer__.to_python(message)
-        if EXCLUDED.issubset(dump):
-            del dump["message_id"], dump["created_at"]
-            return dump
-    return message.model_dump(exclude=set(EXCLUDED))
+    return dumper()(message)
 
 
 class Observed:

@@ -22,6 +22,7 @@ from ._compare import (
     ExactExpectation,
     Expectation,
     Observed,
+    dumper,
     message_dump,
     pair_instances,
 )
@@ -157,10 +158,9 @@ def _compare(
         expectations = [_expect_event(item, index) for index, item in enumerate(expected)]
         noun = "event"
     else:
-        dumps = [message_dump(message) for message in items]
-        expected_dumps = [
-            message_dump(item) if isinstance(item, Message) else None for item in expected
-        ]
+        dump = dumper()
+        dumps = [dump(message) for message in items]
+        expected_dumps = [dump(item) if isinstance(item, Message) else None for item in expected]
         # Most comparisons pass, in order: settle them before building anything.
         if expected_dumps == dumps:
             return None, list(range(len(items)))
