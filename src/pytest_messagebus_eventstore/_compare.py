@@ -135,17 +135,14 @@ def coarse_key(value: Any) -> int | None:
     """A cheaper :func:`content_key`.
 
     The metadata (the same for every message of a class) is left out, and
-    nested containers count by kind and length only. Scalars are keyed by
-    themselves, so a dump holding only exact scalars is hashed without a loop
-    in Python, to the very same key.
+    nested containers count by kind and length only.
     """
     if type(value) is not dict:
         return content_key(value, 1)
-    values = _field_values(tuple(value))(value)
+    scalars, tags = _EXACT_SCALARS, _SHALLOW_TAGS
     try:
-        if _EXACT_SCALARS.issuperset(map(type, values)):
-            return hash(values)
-        scalars, tags = _EXACT_SCALARS, _SHALLOW_TAGS
+        # Scalars are keyed by themselves: a dump of exact scalars gets the
+        # key that coarse_keys() computes without this loop.
         return hash(
             tuple(
                 [
@@ -154,12 +151,26 @@ def coarse_key(value: Any) -> int | None:
                     else (tags[type(v)], len(v))
                     if type(v) in tags
                     else _canonical(v, 0)
-                    for v in values
+                    for v in _field_values(tuple(value))(value)
                 ]
             )
         )
     except (_Unkeyable, TypeError):
         return None
+
+
+def coarse_keys(values: Iterable[Any]) -> list[int | None]:
+    """The :func:`coarse_key` of each value, a dump of exact scalars without a call."""
+    scalars = _EXACT_SCALARS
+    keys: list[int | None] = []
+    for value in values:
+        if type(value) is dict:
+            fields = _field_values(tuple(value))(value)
+            if scalars.issuperset(map(type, fields)):
+                keys.append(hash(fields))
+                continue
+        keys.append(coarse_key(value))
+    return keys
 
 
 _BASE_DUMP = BaseModel.model_dump
@@ -354,21 +365,20 @@ def pair_instances(expected: Sequence[Any], observed: Sequence[Any]) -> Pairing:
             matched[i] = i
     buckets: dict[int, list[int]] = defaultdict(list)
     unkeyed: list[int] = []
-    for j, o in enumerate(observed):
-        if owner[j] is None:
-            key = coarse_key(o)
-            if key is None:
-                unkeyed.append(j)
-            else:
-                buckets[key].append(j)
+    free = [j for j, holder in enumerate(owner) if holder is None]
+    for j, key in zip(free, coarse_keys([observed[j] for j in free]), strict=True):
+        if key is None:
+            unkeyed.append(j)
+        else:
+            buckets[key].append(j)
     crowded: dict[int, _CrowdedBucket] = {}
     unkeyed_free = unkeyed[::-1]
-    pending: list[int] = []
-    wildcards = False
-    for i, e in enumerate(expected):
-        if matched[i] is not None:
-            continue
-        key = None if e is None else coarse_key(e)
+    # Expectations that are not instances, then instances left without a pair.
+    pending = [i for i, e in enumerate(expected) if e is None]
+    wildcards = bool(pending)
+    unpaired = [i for i, e in enumerate(expected) if e is not None and matched[i] is None]
+    for i, key in zip(unpaired, coarse_keys([expected[i] for i in unpaired]), strict=True):
+        e = expected[i]
         if key is None:
             wildcards = True
             pending.append(i)
@@ -390,6 +400,8 @@ def pair_instances(expected: Sequence[Any], observed: Sequence[Any]) -> Pairing:
         else:
             owner[found] = i
             matched[i] = found
+    # In the order of the expectations, as augmenting paths are searched.
+    pending.sort()
     # Equality is an equivalence: without other expectations, an instance left
     # unpaired has no equal observation left, and moving others cannot help.
     return Pairing(matched, owner, pending, complete=not wildcards)
