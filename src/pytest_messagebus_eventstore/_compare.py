@@ -113,14 +113,17 @@ _SHALLOW_TAGS: dict[type, int] = {
 
 
 @functools.lru_cache(maxsize=256)
-def _field_values(shape: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+def _field_values(shape: tuple[Any, ...]) -> Callable[[dict[Any, Any]], tuple[Any, ...]] | None:
     """The values of a dump with these keys, but ``metadata``, in the order of their names.
 
     Equal dumps have the same keys, maybe in another order (two classes with
     the same fields declared differently): sorting the names gives them the
     same tuple. Dumps of one class share their shape, so this is computed
-    once per class, not once per message.
+    once per class, not once per message. None when the keys are not all
+    strings (a model_dump of its own): they may not sort.
     """
+    if not all(type(name) is str for name in shape):
+        return None
     names = sorted(name for name in shape if name != "metadata")
     if len(names) == 1:
         # itemgetter of one name gives the value itself, not a tuple.
@@ -139,6 +142,9 @@ def coarse_key(value: Any) -> int | None:
     """
     if type(value) is not dict:
         return content_key(value, 1)
+    field_values = _field_values(tuple(value))
+    if field_values is None:
+        return None
     scalars, tags = _EXACT_SCALARS, _SHALLOW_TAGS
     try:
         # Scalars are keyed by themselves: a dump of exact scalars gets the
@@ -151,7 +157,7 @@ def coarse_key(value: Any) -> int | None:
                     else (tags[type(v)], len(v))
                     if type(v) in tags
                     else _canonical(v, 0)
-                    for v in _field_values(tuple(value))(value)
+                    for v in field_values(value)
                 ]
             )
         )
@@ -164,8 +170,9 @@ def coarse_keys(values: Iterable[Any]) -> list[int | None]:
     scalars = _EXACT_SCALARS
     keys: list[int | None] = []
     for value in values:
-        if type(value) is dict:
-            fields = _field_values(tuple(value))(value)
+        field_values = _field_values(tuple(value)) if type(value) is dict else None
+        if field_values is not None:
+            fields = field_values(value)
             if scalars.issuperset(map(type, fields)):
                 keys.append(hash(fields))
                 continue

@@ -158,9 +158,9 @@ def _compare(
         expectations = [_expect_event(item, index) for index, item in enumerate(expected)]
         noun = "event"
     else:
-        dump = dumper()
-        dumps = [dump(message) for message in items]
-        expected_dumps = [dump(item) if isinstance(item, Message) else None for item in expected]
+        dump_of = dumper()
+        dumps = [dump_of(message) for message in items]
+        expected_dumps = [dump_of(item) if isinstance(item, Message) else None for item in expected]
         # Most comparisons pass, in order: settle them before building anything.
         if expected_dumps == dumps:
             return None, list(range(len(items)))
