@@ -17,6 +17,8 @@ import datetime
 import decimal
 import enum
 import fractions
+import functools
+import operator
 import uuid
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from ._render import Limits
 
@@ -110,31 +112,52 @@ _SHALLOW_TAGS: dict[type, int] = {
 }
 
 
+@functools.lru_cache(maxsize=256)
+def _field_values(shape: tuple[Any, ...]) -> Callable[[dict[Any, Any]], tuple[Any, ...]] | None:
+    """The values of a dump with these keys, but ``metadata``, in the order of their names.
+
+    Equal dumps have the same keys, maybe in another order (two classes with
+    the same fields declared differently): sorting the names gives them the
+    same tuple. Dumps of one class share their shape, so this is computed
+    once per class, not once per message. None when the keys are not all
+    strings (a model_dump of its own): they may not sort.
+    """
+    if not all(type(name) is str for name in shape):
+        return None
+    names = sorted(name for name in shape if name != "metadata")
+    if len(names) == 1:
+        # itemgetter of one name gives the value itself, not a tuple.
+        (name,) = names
+        return lambda dump: (dump[name],)
+    if not names:
+        return lambda dump: ()
+    return operator.itemgetter(*names)
+
+
 def coarse_key(value: Any) -> int | None:
     """A cheaper :func:`content_key`.
 
     The metadata (the same for every message of a class) is left out, and
-    nested containers count by kind and length only. Scalars are keyed by
-    themselves, so a dump holding only exact scalars is hashed without a loop
-    in Python, to the very same key.
+    nested containers count by kind and length only.
     """
     if type(value) is not dict:
         return content_key(value, 1)
-    fields = dict(value)
-    fields.pop("metadata", None)
+    field_values = _field_values(tuple(value))
+    if field_values is None:
+        return None
+    scalars, tags = _EXACT_SCALARS, _SHALLOW_TAGS
     try:
-        if _EXACT_SCALARS.issuperset(map(type, fields.values())):
-            return hash(frozenset(fields.items()))
-        scalars, tags = _EXACT_SCALARS, _SHALLOW_TAGS
+        # Scalars are keyed by themselves: a dump of exact scalars gets the
+        # key that coarse_keys() computes without this loop.
         return hash(
-            frozenset(
+            tuple(
                 [
-                    (k, v)
+                    v
                     if type(v) in scalars
-                    else (k, (tags[type(v)], len(v)))
+                    else (tags[type(v)], len(v))
                     if type(v) in tags
-                    else (k, _canonical(v, 0))
-                    for k, v in fields.items()
+                    else _canonical(v, 0)
+                    for v in field_values(value)
                 ]
             )
         )
@@ -142,28 +165,58 @@ def coarse_key(value: Any) -> int | None:
         return None
 
 
+def coarse_keys(values: Iterable[Any]) -> list[int | None]:
+    """The :func:`coarse_key` of each value, a dump of exact scalars without a call."""
+    scalars = _EXACT_SCALARS
+    keys: list[int | None] = []
+    for value in values:
+        field_values = _field_values(tuple(value)) if type(value) is dict else None
+        if field_values is not None:
+            fields = field_values(value)
+            if scalars.issuperset(map(type, fields)):
+                keys.append(hash(fields))
+                continue
+        keys.append(coarse_key(value))
+    return keys
+
+
 _BASE_DUMP = BaseModel.model_dump
+
+
+def dumper() -> Callable[[BaseModel], dict[str, Any]]:
+    """A :func:`message_dump` for many messages, which looks at each class once."""
+    # Per class: its serializer's to_python when model_dump is not overridden.
+    shortcuts: dict[type, Callable[[BaseModel], dict[str, Any]] | None] = {}
+
+    def dump(message: BaseModel) -> dict[str, Any]:
+        cls = type(message)
+        try:
+            to_python = shortcuts[cls]
+        except KeyError:
+            to_python = shortcuts[cls] = (
+                cls.__pydantic_serializer__.to_python if cls.model_dump is _BASE_DUMP else None
+            )
+        if to_python is not None:
+            # What model_dump does, without its argument handling and exclusion
+            # machinery (a third of its cost on a small message).
+            fields = to_python(message)
+            if "message_id" in fields and "created_at" in fields:
+                del fields["message_id"], fields["created_at"]
+                return fields
+        return message.model_dump(exclude=set(EXCLUDED))
+
+    return dump
 
 
 def message_dump(message: BaseModel) -> dict[str, Any]:
     """What ``Message.__eq__`` compares: the dump without ``message_id`` and ``created_at``."""
-    cls = type(message)
-    if cls.model_dump is _BASE_DUMP:
-        # What model_dump does, without its argument handling and exclusion
-        # machinery (a third of its cost on a small message).
-        dump: dict[str, Any] = cls.__pydantic_serializer__.to_python(message)
-        if EXCLUDED.issubset(dump):
-            del dump["message_id"], dump["created_at"]
-            return dump
-    return message.model_dump(exclude=set(EXCLUDED))
+    return dumper()(message)
 
 
 class Observed:
     """One recorded message, or one event a transport received."""
 
     __slots__ = (
-        "_fine_key",
-        "_fine_keyed",
         "_key",
         "_keyed",
         "fields",
@@ -186,8 +239,6 @@ class Observed:
         self.fields = fields
         self._key: int | None = None
         self._keyed = False
-        self._fine_key: int | None = None
-        self._fine_keyed = False
 
     @property
     def key(self) -> int | None:
@@ -196,14 +247,6 @@ class Observed:
             self._key = coarse_key(self.value)
             self._keyed = True
         return self._key
-
-    @property
-    def fine_key(self) -> int | None:
-        """A key that also tells apart values differing deeper down."""
-        if not self._fine_keyed:
-            self._fine_key = content_key(self.value)
-            self._fine_keyed = True
-        return self._fine_key
 
     def describe(self, limits: Limits) -> str:
         from ._render import describe
@@ -272,66 +315,103 @@ def match_unordered(
 ) -> list[int | None]:
     """A maximum matching: for each expectation, the index of its observation or None.
 
-    Instances are paired first: with the observation at the same position when
-    equal (lists compared without order are often in order, or nearly), then
-    through their keys. Only then do the other expectations (classes, partial
-    ones, instances without a key) get augmenting paths, which may move a
-    paired instance to another equal observation.
+    Instances are paired first (see :func:`pair_instances`). Only then do the
+    other expectations (classes, partial ones, instances without a key) get
+    augmenting paths, which may move a paired instance to another equal
+    observation.
+    """
+    pairing = pair_instances(
+        [None if e.exact is None else e.exact.value for e in expected],
+        [o.value for o in observed],
+    )
+    if pairing.complete:
+        return pairing.matched
+    neighbours = _Neighbours(expected, observed)
+    for i in pairing.pending:
+        _augment(i, neighbours, pairing.owner, pairing.matched)
+    return pairing.matched
+
+
+class Pairing:
+    """Expected instances paired with equal observations.
+
+    ``matched[i]`` is the observation of expectation ``i`` (or None),
+    ``owner[j]`` the expectation of observation ``j`` (or None). ``pending``
+    lists the expectations left unpaired. When ``complete``, no augmenting
+    path can pair any of them: they have no equal observation left.
+    """
+
+    __slots__ = ("complete", "matched", "owner", "pending")
+
+    def __init__(
+        self,
+        matched: list[int | None],
+        owner: list[int | None],
+        pending: list[int],
+        complete: bool,
+    ) -> None:
+        self.matched = matched
+        self.owner = owner
+        self.pending = pending
+        self.complete = complete
+
+
+def pair_instances(expected: Sequence[Any], observed: Sequence[Any]) -> Pairing:
+    """Pair the values of expected instances (None for other expectations) with equal observed ones.
+
+    Works on the compared values alone, so that a passing comparison builds no
+    object per message. An instance is paired with the observation at the
+    same position when equal (lists compared without order are often in
+    order, or nearly), else through the keys of the observations left.
     """
     owner: list[int | None] = [None] * len(observed)
     matched: list[int | None] = [None] * len(expected)
-    for e, o in zip(expected, observed, strict=False):
-        if e.exact is not None and e.accepts(o):
-            owner[o.index] = e.index
-            matched[e.index] = o.index
+    for i, (e, o) in enumerate(zip(expected, observed, strict=False)):
+        if e is not None and e == o:
+            owner[i] = i
+            matched[i] = i
     buckets: dict[int, list[int]] = defaultdict(list)
     unkeyed: list[int] = []
-    for o in observed:
-        if owner[o.index] is None:
-            key = o.key
-            if key is None:
-                unkeyed.append(o.index)
-            else:
-                buckets[key].append(o.index)
+    free = [j for j, holder in enumerate(owner) if holder is None]
+    for j, key in zip(free, coarse_keys([observed[j] for j in free]), strict=True):
+        if key is None:
+            unkeyed.append(j)
+        else:
+            buckets[key].append(j)
     crowded: dict[int, _CrowdedBucket] = {}
     unkeyed_free = unkeyed[::-1]
-    pending: list[int] = []
-    wildcards = False
-    for e in expected:
-        if matched[e.index] is not None:
-            continue
-        exact = e.exact
-        key = exact.key if exact is not None else None
+    # Expectations that are not instances, then instances left without a pair.
+    pending = [i for i, e in enumerate(expected) if e is None]
+    wildcards = bool(pending)
+    unpaired = [i for i, e in enumerate(expected) if e is not None and matched[i] is None]
+    for i, key in zip(unpaired, coarse_keys([expected[i] for i in unpaired]), strict=True):
+        e = expected[i]
         if key is None:
             wildcards = True
-            pending.append(e.index)
+            pending.append(i)
             continue
         candidates = buckets.get(key)
         if candidates is None:
-            j = None
+            found = None
         elif key in crowded or len(candidates) > _CROWDED:
             bucket = crowded.get(key)
             if bucket is None:
                 bucket = crowded[key] = _CrowdedBucket(candidates, observed)
-            j = bucket.take(e, observed)
+            found = bucket.take(e, observed)
         else:
-            j = _take(candidates, e, observed)
-        if j is None:
-            j = _take(unkeyed_free, e, observed)
-        if j is None:
-            pending.append(e.index)
+            found = _take(candidates, e, observed)
+        if found is None:
+            found = _take(unkeyed_free, e, observed)
+        if found is None:
+            pending.append(i)
         else:
-            owner[j] = e.index
-            matched[e.index] = j
+            owner[found] = i
+            matched[i] = found
+    # In the order of the expectations, as augmenting paths are searched.
+    pending.sort()
     # Equality is an equivalence: without other expectations, an instance left
     # unpaired has no equal observation left, and moving others cannot help.
-    if not wildcards:
-        return matched
-
-    neighbours = _Neighbours(expected, observed)
-    for i in pending:
-        _augment(i, neighbours, owner, matched)
-    return matched
+    return Pairing(matched, owner, pending, complete=not wildcards)
 
 
 # A bucket with more candidates than this is split by the finer key.
@@ -343,32 +423,31 @@ class _CrowdedBucket:
 
     __slots__ = ("by_fine_key",)
 
-    def __init__(self, indices: list[int], observed: Sequence[Observed]) -> None:
+    def __init__(self, indices: list[int], observed: Sequence[Any]) -> None:
         self.by_fine_key: dict[int | None, list[int]] = defaultdict(list)
         for index in indices:
-            self.by_fine_key[observed[index].fine_key].append(index)
+            self.by_fine_key[content_key(observed[index])].append(index)
 
-    def take(self, e: Expectation, observed: Sequence[Observed]) -> int | None:
-        """An observation equal to ``e``, no longer free; None if there is none."""
-        assert e.exact is not None
-        fine = e.exact.fine_key
+    def take(self, expected: Any, observed: Sequence[Any]) -> int | None:
+        """An observation equal to ``expected``, no longer free; None if there is none."""
+        fine = content_key(expected)
         if fine is None:
             groups: Iterable[list[int]] = list(self.by_fine_key.values())
         else:
             groups = [self.by_fine_key.get(fine, []), self.by_fine_key.get(None, [])]
         for group in groups:
-            j = _take(group, e, observed)
+            j = _take(group, expected, observed)
             if j is not None:
                 return j
         return None
 
 
-def _take(candidates: list[int], e: Expectation, observed: Sequence[Observed]) -> int | None:
+def _take(candidates: list[int], expected: Any, observed: Sequence[Any]) -> int | None:
     # From the end, so that equal duplicates are taken in O(1) (in reverse
     # order, which does not matter: they are equal).
     for pos in range(len(candidates) - 1, -1, -1):
         j = candidates[pos]
-        if e.accepts(observed[j]):
+        if expected == observed[j]:
             candidates[pos] = candidates[-1]
             candidates.pop()
             return j

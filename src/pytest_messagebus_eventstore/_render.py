@@ -181,8 +181,23 @@ def explain(
     taken = {j for j in matched if j is not None}
     missing = [e for e, j in zip(expected, matched, strict=True) if j is None]
     unexpected = [o for o in observed if o.index not in taken]
+    return explain_unmatched(missing, unexpected, labels, limits, noun), matched
+
+
+def explain_unmatched(
+    missing: Sequence[Expectation],
+    unexpected: Sequence[Observed],
+    labels: Labels,
+    limits: Limits,
+    noun: str,
+) -> list[str] | None:
+    """The failure lines of an unordered comparison, None when nothing is left unmatched.
+
+    Takes only the expectations and observations left over by a matching, so
+    that a caller which matched plain values builds objects for these alone.
+    """
     if not missing and not unexpected:
-        return None, matched
+        return None
     summary = (
         f"{labels.actual} {noun}s differ from the {labels.expected} ones (in any order): "
         f"{len(missing)} {labels.expected} but not {labels.actual}, "
@@ -191,7 +206,7 @@ def explain(
     lines = [summary]
     lines += _closest(missing, unexpected, labels, limits)
     lines += _missing_and_unexpected(missing, unexpected, labels, limits, noun)
-    return lines, matched
+    return lines
 
 
 def _missing_and_unexpected(

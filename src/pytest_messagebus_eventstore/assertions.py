@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from messagebus import (
     AsyncAbstractUnitOfWork,
@@ -17,18 +17,33 @@ from messagebus import (
 from pydantic_core import to_jsonable_python
 
 from . import _recorder
-from ._compare import EXCLUDED, ExactExpectation, Expectation, Observed, message_dump
+from ._compare import (
+    EXCLUDED,
+    ExactExpectation,
+    Expectation,
+    Observed,
+    dumper,
+    message_dump,
+    pair_instances,
+)
 from ._compat import (
     STORE_ATTRIBUTE,
     AsyncAbstractMessageStoreRepository,
     SyncAbstractMessageStoreRepository,
 )
-from ._render import MISSING, Labels, Text, current_verbosity, explain, field_diffs, show
+from ._render import (
+    MISSING,
+    Labels,
+    Limits,
+    Text,
+    current_verbosity,
+    explain,
+    explain_unmatched,
+    field_diffs,
+    show,
+)
 from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
 from .transport import InMemoryEventstreamTransport, SyncInMemoryEventstreamTransport
-
-if TYPE_CHECKING:
-    from ._render import Limits
 
 __all__ = ["Like", "assert_messages", "like"]
 
@@ -143,13 +158,28 @@ def _compare(
         expectations = [_expect_event(item, index) for index, item in enumerate(expected)]
         noun = "event"
     else:
-        dumps = [message_dump(message) for message in items]
-        expected_dumps = [
-            message_dump(item) if isinstance(item, Message) else None for item in expected
-        ]
+        dump_of = dumper()
+        dumps = [dump_of(message) for message in items]
+        expected_dumps = [dump_of(item) if isinstance(item, Message) else None for item in expected]
         # Most comparisons pass, in order: settle them before building anything.
         if expected_dumps == dumps:
             return None, list(range(len(items)))
+        if not ordered and None not in expected_dumps:
+            # Only instances: pair the dumps, and build the objects of the
+            # failure text for what is left unpaired only.
+            pairing = pair_instances(expected_dumps, dumps)
+            if pairing.complete:
+                missing = [
+                    _expect_message(expected[i], i, expected_dumps[i]) for i in pairing.pending
+                ]
+                unexpected = [
+                    _observe_message(items[j], j, dumps[j])
+                    for j, owner in enumerate(pairing.owner)
+                    if owner is None
+                ]
+                limits = Limits.for_verbosity(current_verbosity())
+                lines = explain_unmatched(missing, unexpected, Labels(), limits, "message")
+                return lines, pairing.matched
         observed = [
             _observe_message(message, index, dump)
             for index, (message, dump) in enumerate(zip(items, dumps, strict=True))
@@ -463,7 +493,7 @@ def _summary(value: Any) -> str:
 
 def explain_equality(left: Any, right: Any, verbosity: int) -> list[str] | None:
     """Field-level explanation of a failed ``left == right`` between messages, or None."""
-    from ._render import Limits, difference_block
+    from ._render import difference_block
 
     if isinstance(left, Message) and isinstance(right, Message):
         expectation = _expect_message(right, 0)
