@@ -141,12 +141,14 @@ def _context(
     observed: Sequence[Observed], marks: dict[int, str], labels: Labels, limits: Limits, noun: str
 ) -> list[str]:
     """The recorded sequence, runs of equal messages far from a difference collapsed."""
+    # Clamped before iterating: at -vv the context is unbounded.
     shown = sorted(
         {
             j
             for mark in marks
-            for j in range(mark - limits.context, mark + limits.context + 1)
-            if 0 <= j < len(observed)
+            for j in range(
+                max(0, mark - limits.context), min(len(observed), mark + limits.context + 1)
+            )
         }
     )
     lines = [f"{labels.actual.capitalize()} {noun}s:"]
