@@ -8,11 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from messagebus import (
-    AsyncAbstractUnitOfWork,
-    AsyncUnitOfWorkTransaction,
     Message,
-    SyncAbstractUnitOfWork,
-    SyncUnitOfWorkTransaction,
 )
 from pydantic_core import to_jsonable_python
 
@@ -26,11 +22,6 @@ from ._compare import (
     message_dump,
     pair_instances,
 )
-from ._compat import (
-    STORE_ATTRIBUTE,
-    AsyncAbstractMessageStoreRepository,
-    SyncAbstractMessageStoreRepository,
-)
 from ._render import (
     MISSING,
     Labels,
@@ -43,6 +34,7 @@ from ._render import (
     show,
 )
 from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
+from .recording import message_store_of
 from .transport import InMemoryEventstreamTransport, SyncInMemoryEventstreamTransport
 
 __all__ = ["Like", "assert_messages", "like"]
@@ -211,29 +203,18 @@ def _read_actual(actual: Any) -> tuple[list[Any], bool]:
     __tracebackhide__ = True
     if isinstance(actual, (InMemoryEventstreamTransport, SyncInMemoryEventstreamTransport)):
         return list(actual.events), True
-    if isinstance(actual, (AsyncUnitOfWorkTransaction, SyncUnitOfWorkTransaction)):
-        actual = actual.uow
-    if isinstance(actual, (AsyncAbstractUnitOfWork, SyncAbstractUnitOfWork)):
-        store = getattr(actual, STORE_ATTRIBUTE, None)
-        if store is None:
-            raise TypeError(
-                f"assert_messages(): the unit of work {type(actual).__name__} has no "
-                f"message store ({STORE_ATTRIBUTE})"
-            )
-        actual = store
-    if isinstance(actual, (InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository)):
-        return list(actual.messages), False
-    if isinstance(
-        actual, (AsyncAbstractMessageStoreRepository, SyncAbstractMessageStoreRepository)
-    ):
+    store = message_store_of(actual)
+    if isinstance(store, (InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository)):
+        return list(store.messages), False
+    if store is not None:
         recorder = _recorder.active_recorder()
         if recorder is None:
             raise TypeError(
-                f"assert_messages() cannot read the messages of {type(actual).__name__}: "
+                f"assert_messages() cannot read the messages of {type(store).__name__}: "
                 "only the in-memory stores keep them, and other stores are recorded only "
                 "while a test runs under pytest with this plugin"
             )
-        return recorder.messages_of(actual), False
+        return recorder.messages_of(store), False
     if isinstance(actual, Message):
         raise TypeError(
             f"assert_messages() expects a list of messages, got a single "

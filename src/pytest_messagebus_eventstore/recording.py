@@ -20,6 +20,19 @@ from ._compat import (
 )
 
 
+def message_store_of(source: Any) -> Any | None:
+    """The message store of a unit of work or its transaction, ``source`` if it is one."""
+    if isinstance(source, (AsyncUnitOfWorkTransaction, SyncUnitOfWorkTransaction)):
+        source = source.uow
+    if isinstance(source, (AsyncAbstractUnitOfWork, SyncAbstractUnitOfWork)):
+        source = getattr(source, STORE_ATTRIBUTE, None)
+    if isinstance(
+        source, (AsyncAbstractMessageStoreRepository, SyncAbstractMessageStoreRepository)
+    ):
+        return source
+    return None
+
+
 def recorded_messages(source: Any, *, include_rolled_back: bool = False) -> list[Message[Any]]:
     """The messages the store of ``source`` received during the running test, in order.
 
@@ -31,14 +44,8 @@ def recorded_messages(source: Any, *, include_rolled_back: bool = False) -> list
         assert_messages(recorded_messages(uow, include_rolled_back=True), [RegisterBook])
     """
     __tracebackhide__ = True
-    store = source
-    if isinstance(store, (AsyncUnitOfWorkTransaction, SyncUnitOfWorkTransaction)):
-        store = store.uow
-    if isinstance(store, (AsyncAbstractUnitOfWork, SyncAbstractUnitOfWork)):
-        store = getattr(store, STORE_ATTRIBUTE)
-    if not isinstance(
-        store, (AsyncAbstractMessageStoreRepository, SyncAbstractMessageStoreRepository)
-    ):
+    store = message_store_of(source)
+    if store is None:
         raise TypeError(
             f"recorded_messages() expects a message store, a unit of work or a transaction, "
             f"got {type(source).__name__}"
