@@ -132,6 +132,7 @@ def _event() -> Any:
     return ShelfBuilt()
 
 
+@pytest.mark.asyncio
 async def test_commit_keeps_what_the_transaction_wrote() -> None:
     uow = InMemoryUnitOfWork(shelves=ShelfRepository())
     async with uow as transaction:
@@ -140,6 +141,7 @@ async def test_commit_keeps_what_the_transaction_wrote() -> None:
     assert list(ShelfRepository.shelves) == ["a"]
 
 
+@pytest.mark.asyncio
 async def test_rollback_restores_stores_and_in_place_changes() -> None:
     kept = Shelf(name="kept", books=["one"])
     ShelfRepository.shelves["kept"] = kept
@@ -163,6 +165,7 @@ async def test_rollback_restores_stores_and_in_place_changes() -> None:
     assert InMemoryEventstoreRepository.messages == []
 
 
+@pytest.mark.asyncio
 async def test_rollback_drops_pending_models_and_never_publishes_their_messages() -> None:
     from messagebus import AsyncEventstreamPublisher
 
@@ -189,6 +192,7 @@ async def test_rollback_drops_pending_models_and_never_publishes_their_messages(
     assert transport.events == []
 
 
+@pytest.mark.asyncio
 async def test_rollback_after_commit_changes_nothing() -> None:
     uow = InMemoryUnitOfWork(shelves=ShelfRepository())
     async with uow as transaction:
@@ -198,6 +202,7 @@ async def test_rollback_after_commit_changes_nothing() -> None:
     assert list(ShelfRepository.shelves) == ["a"]
 
 
+@pytest.mark.asyncio
 async def test_block_left_without_commit_rolls_back() -> None:
     uow = InMemoryUnitOfWork(shelves=ShelfRepository())
     with pytest.raises(RuntimeError, match="Missing commit/rollback call"):
@@ -206,6 +211,7 @@ async def test_block_left_without_commit_rolls_back() -> None:
     assert ShelfRepository.shelves == {}
 
 
+@pytest.mark.asyncio
 async def test_untouched_store_is_not_snapshotted() -> None:
     from pytest_messagebus_eventstore import _stores
 
