@@ -79,6 +79,8 @@ def test_repositories_hooks_are_merged_the_nearest_winning(hooked: HookedProject
         "    assert messagebus_repositories['books'] is None\n"
         "    assert sorted(messagebus_repositories) == ['annex', 'archive', 'books']\n"
     )
+    # Importable for -p before the ini's pythonpath applies (pytest < 8.1).
+    project.syspathinsert()
     result = project.runpytest("-p", "other_plugin")
     result.assert_outcomes(passed=2)
 
