@@ -366,10 +366,17 @@ def pair_instances(expected: Sequence[Any], observed: Sequence[Any]) -> Pairing:
     """
     owner: list[int | None] = [None] * len(observed)
     matched: list[int | None] = [None] * len(expected)
+    misses = 0
     for i, (e, o) in enumerate(zip(expected, observed, strict=False)):
         if e is not None and e == o:
             owner[i] = i
             matched[i] = i
+        else:
+            misses += 1
+            # A shuffled list matches at random positions only: stop paying
+            # for comparisons that fail, the keys below pair the rest.
+            if misses > _POSITIONAL_MISSES and misses > i - misses + 1:
+                break
     buckets: dict[int, list[int]] = defaultdict(list)
     unkeyed: list[int] = []
     free = [j for j, holder in enumerate(owner) if holder is None]
@@ -393,6 +400,13 @@ def pair_instances(expected: Sequence[Any], observed: Sequence[Any]) -> Pairing:
         candidates = buckets.get(key)
         if candidates is None:
             found = None
+        elif len(candidates) == 1:
+            # The usual bucket, taken without a call.
+            found = candidates[0]
+            if e == observed[found]:
+                candidates.pop()
+            else:
+                found = None
         elif key in crowded or len(candidates) > _CROWDED:
             bucket = crowded.get(key)
             if bucket is None:
@@ -414,6 +428,9 @@ def pair_instances(expected: Sequence[Any], observed: Sequence[Any]) -> Pairing:
     return Pairing(matched, owner, pending, complete=not wildcards)
 
 
+# Failed positional comparisons tolerated before giving up on positions, as
+# long as they outnumber the successful ones.
+_POSITIONAL_MISSES = 32
 # A bucket with more candidates than this is split by the finer key.
 _CROWDED = 16
 
