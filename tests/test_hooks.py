@@ -286,6 +286,57 @@ def test_sync(sync_eventstore, messagebus_serializer):
     project.runpytest().assert_outcomes(passed=2)
 
 
+def test_serializer_fixture_override_wins_over_the_hook(project: pytest.Pytester) -> None:
+    project.makeconftest(
+        (project.path / "conftest.py").read_text()
+        + textwrap.dedent(
+            """
+            from messagebus import AbstractMessageSerializer
+
+
+            class NameSerializer(AbstractMessageSerializer):
+                def serialize_message(self, message):
+                    return {"name": message.metadata.name}
+
+
+            class TypeSerializer(AbstractMessageSerializer):
+                def serialize_message(self, message):
+                    return {"type": type(message).__name__}
+
+
+            def pytest_messagebus_make_serializer(config):
+                return NameSerializer()
+            """
+        )
+    )
+    project.makepyfile(
+        test_override=REGISTER
+        + """
+from conftest import NameSerializer, TypeSerializer
+
+
+class TestOverridden:
+    @pytest.fixture
+    def messagebus_serializer(self):
+        return TypeSerializer()
+
+    async def test_in_class(self, bus, uow, transport):
+        async with uow as transaction:
+            await bus.handle(REGISTER, transaction)
+            await transaction.commit()
+        assert transport.events == [{"type": "RegisterBook"}]
+
+    def test_sync_in_class(self, sync_eventstore):
+        assert isinstance(sync_eventstore.publisher.serializer, TypeSerializer)
+
+
+def test_beside_the_class(eventstore):
+    assert isinstance(eventstore.publisher.serializer, NameSerializer)
+"""
+    )
+    project.runpytest().assert_outcomes(passed=3)
+
+
 def test_default_serializer_is_messagebus_one(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
@@ -392,6 +443,29 @@ def test_sync_bus(sync_bus, sync_uow):
         "-o",
         "messagebus_sync_scan=library.sync_handlers\nlibrary.notify",
     )
+    result.assert_outcomes(passed=2)
+
+
+def test_dependencies_can_be_parametrized(project: pytest.Pytester) -> None:
+    (project.path / "library" / "notify.py").write_text(NOTIFY)
+    project.makepyfile(
+        REGISTER
+        + """
+from library.notify import Notifier
+
+
+# Named in the arguments: the bus does not depend on the fixture.
+@pytest.mark.parametrize("messagebus_dependencies", [{"notifier": Notifier}])
+@pytest.mark.messagebus_given(REGISTER)
+async def test_given_phase(bus, messagebus_dependencies):
+    assert Notifier.sent == ["registered T", "committed"]
+
+
+async def test_without(bus):
+    assert dict(bus.dependencies) == {}
+"""
+    )
+    result = project.runpytest("-o", "messagebus_scan=library.handlers\nlibrary.notify")
     result.assert_outcomes(passed=2)
 
 

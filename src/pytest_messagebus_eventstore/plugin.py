@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -17,7 +18,7 @@ from ._report import after_report, check_strict, note_fixture
 from ._stores import reset_class_level_stores
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Mapping
+    from collections.abc import Callable, Generator, Mapping
 
     from messagebus import (
         AbstractMessageSerializer,
@@ -50,6 +51,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
+_T = TypeVar("_T")
 _hooks_key = pytest.StashKey[Any]()
 
 
@@ -70,6 +72,64 @@ def _merged_repositories(name: str) -> dict[str, Any]:
     for contributed in reversed(_call_hook(name)):
         merged.update(contributed)
     return merged
+
+
+# Fixtures a project may override. Their consumers do not depend on them: each
+# fixture a test sets up costs more than everything else the plugin does for
+# it, so a consumer computes the default itself, and asks pytest for the
+# fixture only where a conftest, module or class overrides it, or where the
+# test requests or parametrizes it itself.
+_OVERRIDABLE = frozenset(
+    {
+        "messagebus_serializer",
+        "messagebus_repositories",
+        "messagebus_sync_repositories",
+        "messagebus_dependencies",
+        "messagebus_sync_dependencies",
+    }
+)
+_overridden_key = pytest.StashKey[frozenset[str]]()
+_overridden_at_key = pytest.StashKey[dict[Any, frozenset[str]]]()
+
+
+def _overridden_at(node: Any) -> frozenset[str]:
+    """The overridable fixtures that ``node`` sees defined elsewhere than in this module."""
+    manager = getattr(node.session, "_fixturemanager", None)
+    try:
+        return frozenset(
+            name
+            for name in _OVERRIDABLE
+            # The most specific definition comes last.
+            if getattr(manager.getfixturedefs(name, node)[-1].func, "__module__", None) != __name__  # type: ignore[union-attr]
+        )
+    except Exception:  # pytest < 8.1 looks definitions up by node id: ask it every time
+        return _OVERRIDABLE
+
+
+def _overridden(item: pytest.Item) -> frozenset[str]:
+    found = item.stash.get(_overridden_key, None)
+    if found is None:
+        # Fixtures are defined at the level of a class, module or conftest:
+        # siblings see the same ones.
+        by_parent = item.config.stash.setdefault(_overridden_at_key, {})
+        at_parent = by_parent.get(item.parent)
+        if at_parent is None:
+            at_parent = by_parent[item.parent] = _overridden_at(item.parent)
+        found = item.stash[_overridden_key] = at_parent | _OVERRIDABLE.intersection(
+            item.fixturenames  # type: ignore[attr-defined]
+        )
+    return found
+
+
+def _overridable(name: str, default: Callable[[], _T]) -> _T:
+    """The value of fixture ``name`` for the running test: ``default()`` unless overridden."""
+    item = _running[-1]
+    if name in _overridden(item):
+        return item._request.getfixturevalue(name)  # type: ignore[attr-defined,no-any-return]
+    return default()
+
+
+_NO_DEPENDENCIES: Mapping[str, type[Any]] = MappingProxyType({})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -172,6 +232,25 @@ def sync_transport() -> SyncInMemoryEventstreamTransport | SyncAbstractEventstre
     return transport
 
 
+_serializer_key = pytest.StashKey[Any]()
+
+
+def _default_serializer() -> AbstractMessageSerializer:
+    # One per test, shared by both publishers and the fixture.
+    item = _running[-1]
+    serializer = item.stash.get(_serializer_key, None)
+    if serializer is None:
+        from messagebus.service.eventstream import MessageSerializer
+
+        custom = _call_hook("pytest_messagebus_make_serializer")
+        serializer = item.stash[_serializer_key] = MessageSerializer() if custom is None else custom
+    return serializer
+
+
+def _serializer() -> AbstractMessageSerializer:
+    return _overridable("messagebus_serializer", _default_serializer)
+
+
 @pytest.fixture
 def messagebus_serializer() -> AbstractMessageSerializer:
     """The serializer of the eventstream publishers, messagebus's own by default.
@@ -179,21 +258,16 @@ def messagebus_serializer() -> AbstractMessageSerializer:
     A ``pytest_messagebus_make_serializer`` hook or an override of this fixture
     replaces it; it is also ``eventstore.publisher.serializer``.
     """
-    from messagebus.service.eventstream import MessageSerializer
-
-    custom = _call_hook("pytest_messagebus_make_serializer")
-    return MessageSerializer() if custom is None else custom
+    return _default_serializer()
 
 
 @pytest.fixture
-def eventstore(
-    transport: AsyncAbstractEventstreamTransport,
-    messagebus_serializer: AbstractMessageSerializer,
-) -> InMemoryEventstoreRepository:
+def eventstore(transport: AsyncAbstractEventstreamTransport) -> InMemoryEventstoreRepository:
     """The in-memory message store of ``uow``, publishing to ``transport``.
 
     ``eventstore.messages`` lists every message the bus handled in this test,
-    in order. It is emptied after each test.
+    in order. It is emptied after each test. Its publisher serializes with
+    ``messagebus_serializer``.
     """
     from messagebus import AsyncEventstreamPublisher
 
@@ -201,14 +275,13 @@ def eventstore(
 
     _recorder.start(_running[-1])
     return InMemoryEventstoreRepository(
-        publisher=AsyncEventstreamPublisher(transport, messagebus_serializer)
+        publisher=AsyncEventstreamPublisher(transport, _serializer())
     )
 
 
 @pytest.fixture
 def sync_eventstore(
     sync_transport: SyncAbstractEventstreamTransport,
-    messagebus_serializer: AbstractMessageSerializer,
 ) -> SyncInMemoryEventstoreRepository:
     """Sync twin of ``eventstore``, publishing to ``sync_transport``."""
     from messagebus import SyncEventstreamPublisher
@@ -217,7 +290,7 @@ def sync_eventstore(
 
     _recorder.start(_running[-1])
     return SyncInMemoryEventstoreRepository(
-        publisher=SyncEventstreamPublisher(sync_transport, messagebus_serializer)
+        publisher=SyncEventstreamPublisher(sync_transport, _serializer())
     )
 
 
@@ -241,11 +314,22 @@ def messagebus_sync_repositories() -> Mapping[str, Any]:
     return _merged_repositories("pytest_messagebus_sync_repositories")
 
 
+def _repositories() -> Mapping[str, Any]:
+    return _overridable(
+        "messagebus_repositories",
+        lambda: _merged_repositories("pytest_messagebus_repositories"),
+    )
+
+
+def _sync_repositories() -> Mapping[str, Any]:
+    return _overridable(
+        "messagebus_sync_repositories",
+        lambda: _merged_repositories("pytest_messagebus_sync_repositories"),
+    )
+
+
 @pytest.fixture
-def uow(
-    eventstore: InMemoryEventstoreRepository,
-    messagebus_repositories: Mapping[str, Any],
-) -> InMemoryUnitOfWork:
+def uow(eventstore: InMemoryEventstoreRepository) -> InMemoryUnitOfWork:
     """An ``InMemoryUnitOfWork`` over ``eventstore`` and ``messagebus_repositories``.
 
     Use it as ``async with uow as transaction``; a rollback restores the
@@ -254,32 +338,27 @@ def uow(
     """
     from .uow import InMemoryUnitOfWork
 
+    repositories = _repositories()
     custom = _call_hook(
-        "pytest_messagebus_make_uow",
-        eventstore=eventstore,
-        repositories=messagebus_repositories,
+        "pytest_messagebus_make_uow", eventstore=eventstore, repositories=repositories
     )
     if custom is not None:
         return custom  # type: ignore[no-any-return]
-    return InMemoryUnitOfWork(eventstore=eventstore, **messagebus_repositories)
+    return InMemoryUnitOfWork(eventstore=eventstore, **repositories)
 
 
 @pytest.fixture
-def sync_uow(
-    sync_eventstore: SyncInMemoryEventstoreRepository,
-    messagebus_sync_repositories: Mapping[str, Any],
-) -> SyncInMemoryUnitOfWork:
+def sync_uow(sync_eventstore: SyncInMemoryEventstoreRepository) -> SyncInMemoryUnitOfWork:
     """Sync twin of ``uow``, over ``sync_eventstore`` and ``messagebus_sync_repositories``."""
     from .uow import SyncInMemoryUnitOfWork
 
+    repositories = _sync_repositories()
     custom = _call_hook(
-        "pytest_messagebus_make_sync_uow",
-        eventstore=sync_eventstore,
-        repositories=messagebus_sync_repositories,
+        "pytest_messagebus_make_sync_uow", eventstore=sync_eventstore, repositories=repositories
     )
     if custom is not None:
         return custom  # type: ignore[no-any-return]
-    return SyncInMemoryUnitOfWork(eventstore=sync_eventstore, **messagebus_sync_repositories)
+    return SyncInMemoryUnitOfWork(eventstore=sync_eventstore, **repositories)
 
 
 @pytest.fixture
@@ -293,17 +372,17 @@ def messagebus_dependencies() -> Mapping[str, type[Any]]:
         def messagebus_dependencies():
             return {"notifier": FakeNotifier}
     """
-    return {}
+    return _NO_DEPENDENCIES
 
 
 @pytest.fixture
 def messagebus_sync_dependencies() -> Mapping[str, type[Any]]:
     """Sync twin of ``messagebus_dependencies``, for ``sync_bus`` (``SyncDependency`` classes)."""
-    return {}
+    return _NO_DEPENDENCIES
 
 
 @pytest.fixture
-def bus(messagebus_dependencies: Mapping[str, type[Any]]) -> AsyncMessageBus[Any]:
+def bus() -> AsyncMessageBus[Any]:
     """An ``AsyncMessageBus`` with the async handlers of the ``messagebus_scan`` modules.
 
     The modules are scanned once per session; each test gets its own bus, so
@@ -313,16 +392,18 @@ def bus(messagebus_dependencies: Mapping[str, type[Any]]) -> AsyncMessageBus[Any
     __tracebackhide__ = True
     from ._scan import make_bus
 
-    return make_bus(_running[-1].config, "async", messagebus_dependencies)  # type: ignore[no-any-return]
+    dependencies = _overridable("messagebus_dependencies", lambda: _NO_DEPENDENCIES)
+    return make_bus(_running[-1].config, "async", dependencies)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def sync_bus(messagebus_sync_dependencies: Mapping[str, type[Any]]) -> SyncMessageBus[Any]:
+def sync_bus() -> SyncMessageBus[Any]:
     """A ``SyncMessageBus`` with the sync handlers of the ``messagebus_sync_scan`` modules."""
     __tracebackhide__ = True
     from ._scan import make_bus
 
-    return make_bus(_running[-1].config, "sync", messagebus_sync_dependencies)  # type: ignore[no-any-return]
+    dependencies = _overridable("messagebus_sync_dependencies", lambda: _NO_DEPENDENCIES)
+    return make_bus(_running[-1].config, "sync", dependencies)  # type: ignore[no-any-return]
 
 
 def pytest_configure(config: pytest.Config) -> None:
