@@ -246,24 +246,27 @@ def test_sync(sync_bus, sync_uow, sync_transport):
     project.runpytest().assert_outcomes(passed=2)
 
 
+SERIALIZERS = """
+from messagebus import AbstractMessageSerializer
+
+
+class NameSerializer(AbstractMessageSerializer):
+    def serialize_message(self, message):
+        return {"name": message.metadata.name}
+
+
+class TypeSerializer(AbstractMessageSerializer):
+    def serialize_message(self, message):
+        return {"type": type(message).__name__}
+
+
+def pytest_messagebus_make_serializer(config):
+    return NameSerializer()
+"""
+
+
 def test_make_serializer_hook_serializes_for_both_publishers(project: pytest.Pytester) -> None:
-    project.makeconftest(
-        (project.path / "conftest.py").read_text()
-        + textwrap.dedent(
-            """
-            from messagebus import AbstractMessageSerializer
-
-
-            class NameSerializer(AbstractMessageSerializer):
-                def serialize_message(self, message):
-                    return {"name": message.metadata.name}
-
-
-            def pytest_messagebus_make_serializer(config):
-                return NameSerializer()
-            """
-        )
-    )
+    project.makeconftest((project.path / "conftest.py").read_text() + SERIALIZERS)
     project.makepyfile(
         REGISTER
         + """
@@ -287,28 +290,7 @@ def test_sync(sync_eventstore, messagebus_serializer):
 
 
 def test_serializer_fixture_override_wins_over_the_hook(project: pytest.Pytester) -> None:
-    project.makeconftest(
-        (project.path / "conftest.py").read_text()
-        + textwrap.dedent(
-            """
-            from messagebus import AbstractMessageSerializer
-
-
-            class NameSerializer(AbstractMessageSerializer):
-                def serialize_message(self, message):
-                    return {"name": message.metadata.name}
-
-
-            class TypeSerializer(AbstractMessageSerializer):
-                def serialize_message(self, message):
-                    return {"type": type(message).__name__}
-
-
-            def pytest_messagebus_make_serializer(config):
-                return NameSerializer()
-            """
-        )
-    )
+    project.makeconftest((project.path / "conftest.py").read_text() + SERIALIZERS)
     project.makepyfile(
         test_override=REGISTER
         + """
