@@ -100,24 +100,32 @@ def test_uow_wires_eventstore_transport_and_repositories(
     project.runpytest().assert_outcomes(passed=1)
 
 
-def test_each_test_gets_its_own_bus_from_one_scan(project: pytest.Pytester) -> None:
+def test_the_bus_is_put_back_as_scanned_after_each_test(project: pytest.Pytester) -> None:
     project.makepyfile(
         """
         import pytest
-        from library.domain import BookRegistered
+        from library.domain import BookRegistered, RegisterBook
 
         calls = []
+        seen = []
 
         async def spy(event: BookRegistered, uow):
             calls.append(event)
 
-        def test_adds_a_listener(bus):
+        def test_changes_its_bus(bus):
+            seen.append(bus)
             bus.add_listener(BookRegistered, spy)
             assert len(bus.events_registry[BookRegistered]) == 1
+            del bus.commands_registry[RegisterBook]
+            bus.dependencies = {"notifier": object}
+            bus.note = "left by the first test"
 
-        def test_does_not_see_it(bus):
+        def test_does_not_see_the_changes(bus):
+            assert bus is seen[0]
             assert bus.events_registry[BookRegistered] == []
             assert len(bus.commands_registry) == 2
+            assert dict(bus.dependencies) == {}
+            assert not hasattr(bus, "note")
 
         def test_scanned_once(bus, request, monkeypatch):
             import pytest_messagebus_eventstore._scan as scan
@@ -126,7 +134,7 @@ def test_each_test_gets_its_own_bus_from_one_scan(project: pytest.Pytester) -> N
                 raise AssertionError("scanned twice")
 
             monkeypatch.setattr(scan, "_scan", fail)
-            again = scan.make_bus(request.config, "async", {})
+            again = scan.make_bus(request.config, "async", dict)
             assert again is not bus
             assert again.commands_registry == bus.commands_registry
         """
@@ -248,12 +256,12 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
             "eventstore -- *",
             "messagebus_repositories -- *",
             "uow -- *",
-            "bus -- *",
+            "bus [[]session scope[]] -- *",
             "sync_transport -- *",
             "sync_eventstore -- *",
             "messagebus_sync_repositories -- *",
             "sync_uow -- *",
-            "sync_bus -- *",
+            "sync_bus [[]session scope[]] -- *",
         ]
     )
 

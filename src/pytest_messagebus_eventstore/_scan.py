@@ -1,9 +1,17 @@
-"""Scanning the handler modules once per session, and a fresh bus per test."""
+"""Scanning the handler modules once per session, and the session's buses.
+
+A fixture set up for every test costs it more than all the rest of the plugin,
+so the bus is built once per session and put back as scanned after each test:
+a test that adds or removes listeners, or sets attributes on its bus, does not
+change the next test's. Its dependencies are the running test's, read when the
+bus handles a message.
+"""
 
 from __future__ import annotations
 
 import inspect
 import sys
+from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
@@ -42,9 +50,52 @@ class _SyncScanBus(SyncMessageBus):  # type: ignore[type-arg]
             super().add_listener(msg_type, callback)
 
 
-_BUS_TYPES: dict[Flavour, tuple[type[Any], type[Any]]] = {
-    "async": (_AsyncScanBus, AsyncMessageBus),
-    "sync": (_SyncScanBus, SyncMessageBus),
+class _SessionBus:
+    """A bus shared by the tests of a session, put back as scanned after each."""
+
+    _scanned: Any
+    _dependencies_of: Callable[[], Mapping[str, Any]]
+    commands_registry: dict[Any, Any]
+    events_registry: dict[Any, list[Any]]
+
+    def __init__(self, scanned: Any, dependencies_of: Callable[[], Mapping[str, Any]]) -> None:
+        super().__init__()
+        # What reset() keeps: set after messagebus's __init__, which it replaces.
+        self.__dict__["_scanned"] = scanned
+        self.__dict__["_dependencies_of"] = dependencies_of
+        self.reset()
+
+    @property
+    def dependencies(self) -> Mapping[str, Any]:
+        given = self.__dict__.get("_given_dependencies")
+        return self._dependencies_of() if given is None else given
+
+    @dependencies.setter
+    def dependencies(self, value: Mapping[str, Any]) -> None:
+        # A test may set them itself, until the end of the test.
+        self.__dict__["_given_dependencies"] = value
+
+    def reset(self) -> None:
+        state = self.__dict__
+        scanned, dependencies_of = state["_scanned"], state["_dependencies_of"]
+        state.clear()
+        state["_scanned"], state["_dependencies_of"] = scanned, dependencies_of
+        self.commands_registry = dict(scanned.commands_registry)
+        events = scanned.events_registry
+        self.events_registry = defaultdict(list, {kind: list(events[kind]) for kind in events})
+
+
+class _AsyncSessionBus(_SessionBus, AsyncMessageBus):  # type: ignore[type-arg]
+    pass
+
+
+class _SyncSessionBus(_SessionBus, SyncMessageBus):  # type: ignore[type-arg]
+    pass
+
+
+_BUS_TYPES: dict[Flavour, tuple[type[Any], type[_SessionBus]]] = {
+    "async": (_AsyncScanBus, _AsyncSessionBus),
+    "sync": (_SyncScanBus, _SyncSessionBus),
 }
 
 ScanResult = Any  # a scanned bus, or the text of the error that stopped the scan
@@ -73,11 +124,13 @@ def _scan(flavour: Flavour, modules: Sequence[str]) -> ScanResult:
     return bus
 
 
-def make_bus(config: pytest.Config, flavour: Flavour, dependencies: Mapping[str, Any]) -> Any:
-    """A new bus holding the handlers of the modules listed in the ini option.
+def make_bus(
+    config: pytest.Config, flavour: Flavour, dependencies_of: Callable[[], Mapping[str, Any]]
+) -> Any:
+    """The session's bus holding the handlers of the modules listed in the ini option.
 
-    Each distinct module list is scanned once per session; a test that adds or
-    removes listeners on its bus does not change the next test's bus.
+    ``dependencies_of`` gives the running test's dependencies. Each distinct
+    module list is scanned once per session.
     """
     __tracebackhide__ = True
     modules = tuple(config.getini(SCAN_INI[flavour]))
@@ -88,8 +141,4 @@ def make_bus(config: pytest.Config, flavour: Flavour, dependencies: Mapping[str,
     if isinstance(scanned, str):
         pytest.fail(scanned, pytrace=False)
     _, bus_type = _BUS_TYPES[flavour]
-    bus = bus_type(**dependencies)
-    bus.commands_registry.update(scanned.commands_registry)
-    for message_type, hooks in scanned.events_registry.items():
-        bus.events_registry[message_type] = list(hooks)
-    return bus
+    return bus_type(scanned, dependencies_of)

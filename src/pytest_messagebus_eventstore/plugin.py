@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
 
@@ -188,6 +188,8 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         return result
     finally:
         reset_class_level_stores()
+        for bus in item.config.stash.get(_buses_key, ()):
+            bus.reset()
         _recorder.stop(item)
         if item in _running:
             _running.remove(item)
@@ -381,29 +383,44 @@ def messagebus_sync_dependencies() -> Mapping[str, type[Any]]:
     return _NO_DEPENDENCIES
 
 
-@pytest.fixture
+# The session's buses, put back as scanned after each test.
+_buses_key = pytest.StashKey[list[Any]]()
+
+
+def _session_bus(flavour: Literal["async", "sync"], dependencies: str) -> Any:
+    __tracebackhide__ = True
+    from ._scan import make_bus
+
+    def dependencies_of() -> Mapping[str, type[Any]]:
+        # Outside a test (a session fixture's teardown), there are none.
+        if not _running:
+            return _NO_DEPENDENCIES
+        return _overridable(dependencies, lambda: _NO_DEPENDENCIES)
+
+    config = _running[-1].config
+    bus = make_bus(config, flavour, dependencies_of)
+    config.stash.setdefault(_buses_key, []).append(bus)
+    return bus
+
+
+@pytest.fixture(scope="session")
 def bus() -> AsyncMessageBus[Any]:
     """An ``AsyncMessageBus`` with the async handlers of the ``messagebus_scan`` modules.
 
-    The modules are scanned once per session; each test gets its own bus, so
-    listeners a test adds or removes do not leak into the next one. Handlers'
-    extra parameters are filled from ``messagebus_dependencies``.
+    The modules are scanned once, and the bus built once, per session; after
+    each test it is put back as scanned, so listeners or attributes a test
+    adds or removes do not leak into the next one. Handlers' extra parameters
+    are filled from the running test's ``messagebus_dependencies``.
     """
     __tracebackhide__ = True
-    from ._scan import make_bus
-
-    dependencies = _overridable("messagebus_dependencies", lambda: _NO_DEPENDENCIES)
-    return make_bus(_running[-1].config, "async", dependencies)  # type: ignore[no-any-return]
+    return _session_bus("async", "messagebus_dependencies")  # type: ignore[no-any-return]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def sync_bus() -> SyncMessageBus[Any]:
     """A ``SyncMessageBus`` with the sync handlers of the ``messagebus_sync_scan`` modules."""
     __tracebackhide__ = True
-    from ._scan import make_bus
-
-    dependencies = _overridable("messagebus_sync_dependencies", lambda: _NO_DEPENDENCIES)
-    return make_bus(_running[-1].config, "sync", dependencies)  # type: ignore[no-any-return]
+    return _session_bus("sync", "messagebus_sync_dependencies")  # type: ignore[no-any-return]
 
 
 def pytest_configure(config: pytest.Config) -> None:
