@@ -10,9 +10,12 @@ bus scanned once per session, manual clearing) run with the plugin disabled.
 Runs both with pytest in subprocesses, alternating, and prints both medians
 and the median of the per-pair ratios. Target: plugin / hand-written <= 1.05.
 
+The plugin suite gives its repositories with the pytest_messagebus_repositories
+hook, as the README does; with --repositories-fixture, it overrides the
+messagebus_repositories fixture instead, which costs one more fixture per test.
 With --same-isolation, the hand-written suite also gets a fresh bus per test
-and a repositories fixture, as the plugin gives: the ratio then shows what the
-plugin's own code costs, apart from the price of those two fixtures.
+and a repositories fixture: the ratio then shows what the plugin's own code
+costs, apart from the price of those two fixtures.
 """
 
 from __future__ import annotations
@@ -111,11 +114,21 @@ class FakeBookRepository(InMemoryRepository, AbstractBookRepository):"""
     + FAKE_REPOSITORY_BODY
     + """
 
-@pytest.fixture
-def messagebus_repositories():
+def pytest_messagebus_repositories(config):
     return {"books": FakeBookRepository()}
 """
 )
+
+# With --repositories-fixture, the repositories come from an override of the
+# messagebus_repositories fixture instead of the hook: one more fixture per test.
+REPOSITORIES_FIXTURE = {
+    """def pytest_messagebus_repositories(config):
+    return {"books": FakeBookRepository()}
+""": """@pytest.fixture
+def messagebus_repositories():
+    return {"books": FakeBookRepository()}
+"""
+}
 
 PLUGIN_INI = """
 [pytest]
@@ -282,6 +295,13 @@ def write_suite(root: Path, conftest: str, ini: str, tests: int) -> Path:
     return root
 
 
+def _replaced(source: str, replacements: dict[str, str]) -> str:
+    for before, after in replacements.items():
+        assert before in source
+        source = source.replace(before, after)
+    return source
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tests", type=int, default=500, help="tests per suite (500)")
@@ -291,15 +311,21 @@ def main() -> None:
         action="store_true",
         help="give the hand-written suite a bus per test and a repositories fixture too",
     )
+    parser.add_argument(
+        "--repositories-fixture",
+        action="store_true",
+        help="give the plugin suite its repositories by a fixture override, not the hook",
+    )
     options = parser.parse_args()
-    handwritten_conftest = HANDWRITTEN_CONFTEST
-    if options.same_isolation:
-        for before, after in SAME_ISOLATION.items():
-            assert before in handwritten_conftest
-            handwritten_conftest = handwritten_conftest.replace(before, after)
+    handwritten_conftest = _replaced(
+        HANDWRITTEN_CONFTEST, SAME_ISOLATION if options.same_isolation else {}
+    )
+    plugin_conftest = _replaced(
+        PLUGIN_CONFTEST, REPOSITORIES_FIXTURE if options.repositories_fixture else {}
+    )
 
     with tempfile.TemporaryDirectory(prefix="overhead-") as tmp:
-        plugin = write_suite(Path(tmp, "plugin"), PLUGIN_CONFTEST, PLUGIN_INI, options.tests)
+        plugin = write_suite(Path(tmp, "plugin"), plugin_conftest, PLUGIN_INI, options.tests)
         handwritten = write_suite(
             Path(tmp, "handwritten"), handwritten_conftest, HANDWRITTEN_INI, options.tests
         )
@@ -311,8 +337,12 @@ def main() -> None:
         }
         print(f"machine: {machine()}")
         print(f"versions: {versions()}")
-        isolation = " (hand-written: bus per test)" if options.same_isolation else ""
-        print(f"{options.tests} tests per suite, {options.rounds} rounds{isolation}")
+        variants = [
+            *(["hand-written: bus per test"] if options.same_isolation else []),
+            *(["plugin: repositories fixture"] if options.repositories_fixture else []),
+        ]
+        described = f" ({'; '.join(variants)})" if variants else ""
+        print(f"{options.tests} tests per suite, {options.rounds} rounds{described}")
         # Warm-up: write the bytecode caches and fill the OS page cache for both.
         for run in runs.values():
             run()

@@ -73,22 +73,33 @@ def test_recording_leaves_no_trace(project: pytest.Pytester) -> None:
         + """
 from pytest_messagebus_eventstore._compat import AsyncAbstractMessageStoreRepository
 
+def owner_of_add():
+    return AsyncAbstractMessageStoreRepository.__dict__["add"].__module__
+
 def pytest_runtest_logfinish(nodeid):
-    add = AsyncAbstractMessageStoreRepository.__dict__["add"]
-    print("add after", nodeid, "is", add.__module__)
+    print("add between tests is", owner_of_add())
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    print("add after the session is", owner_of_add())
 """
     )
     project.makepyfile(
         """
-        from pytest_messagebus_eventstore._compat import AsyncAbstractMessageStoreRepository
+        from conftest import owner_of_add
 
         def test_one(uow):
-            add = AsyncAbstractMessageStoreRepository.__dict__["add"]
-            assert add.__module__ == "pytest_messagebus_eventstore._recorder"
+            assert owner_of_add() == "pytest_messagebus_eventstore._recorder"
+
+        def test_two():
+            assert owner_of_add() == "pytest_messagebus_eventstore._recorder"
         """
     )
-    result = project.runpytest_subprocess("-s")
-    result.assert_outcomes(passed=1)
+    result = project.runpytest_subprocess("-s", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
-        ["*add after test_recording_leaves_no_trace.py::test_one is messagebus.*"]
+        [
+            "*add between tests is pytest_messagebus_eventstore._recorder",
+            "add after the session is messagebus.*",
+        ]
     )

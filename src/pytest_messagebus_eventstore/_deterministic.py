@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import _recorder
+from ._markers import closest_marker
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -63,7 +64,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     everywhere = config.stash[_enabled_key]
     for item in items:
         if isinstance(item, pytest.Function) and (
-            everywhere or item.get_closest_marker(MARKER) is not None
+            everywhere or closest_marker(item, MARKER) is not None
         ):
             # First, so that messages handled by the test's other fixtures count too.
             item.fixturenames = [FIXTURE, *item.fixturenames]

@@ -20,6 +20,7 @@ import pytest
 import pytest_asyncio
 
 from . import _recorder
+from ._markers import closest_marker
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -55,7 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if isinstance(item, pytest.Function) and item.get_closest_marker(MARKER) is not None:
+        if isinstance(item, pytest.Function) and closest_marker(item, MARKER) is not None:
             names = set(item.fixturenames)
             flavour = "sync" if names & _SYNC_NAMES and not names & _ASYNC_NAMES else "async"
             # A new list: parametrized siblings share the old one and may be unmarked.

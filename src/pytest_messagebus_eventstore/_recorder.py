@@ -1,11 +1,13 @@
 """Per-test recording of every message any messagebus message store receives.
 
-While a test runs, the ``add`` method of messagebus's abstract message stores
-(async and sync) and the ``commit``/``rollback``/exit of its transactions are
-wrapped, so that every store, ours or a project's own SQL store, is recorded
-in order, with whether its transaction committed or rolled back. The wrappers
-call the original first or last and change nothing in what the store does;
-they are removed after the test.
+From the first test that imports messagebus, the ``add`` method of
+messagebus's abstract message stores (async and sync) and the
+``commit``/``rollback``/exit of its transactions are wrapped, so that every
+store, ours or a project's own SQL store, is recorded in order, with whether
+its transaction committed or rolled back. The wrappers call the original first
+or last and change nothing in what the store does; outside a test they only
+pass the call on. They are removed when the session ends: installing them for
+each test would cost every test more than the recording itself.
 
 The patched methods have no access to the running test, so the active
 recorder is a module global, set for the duration of one test.
@@ -13,7 +15,6 @@ recorder is a module global, set for the duration of one test.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,24 +26,28 @@ if TYPE_CHECKING:
 Status = Literal["pending", "committed", "rolled back"]
 
 
-@dataclasses.dataclass(eq=False)
 class Record:
     """One message a store received during the test."""
 
-    message: Any
-    store: Any
-    status: Status = "pending"
+    __slots__ = ("message", "status", "store")
+
+    def __init__(self, message: Any, store: Any) -> None:
+        self.message = message
+        self.store = store
+        self.status: Status = "pending"
 
 
-@dataclasses.dataclass(eq=False)
 class Recorder:
     """What the message stores received during one test."""
 
-    records: list[Record] = dataclasses.field(default_factory=list)
-    handler_errors: list[BaseException] = dataclasses.field(default_factory=list)
-    checked: set[int] = dataclasses.field(default_factory=set)
-    # Called with each message before the store records it (deterministic ids).
-    before_add: list[Callable[[Any], None]] = dataclasses.field(default_factory=list)
+    __slots__ = ("before_add", "checked", "handler_errors", "records")
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.handler_errors: list[BaseException] = []
+        self.checked: set[int] = set()
+        # Called with each message before the store records it (deterministic ids).
+        self.before_add: list[Callable[[Any], None]] = []
 
     def messages_of(self, store: Any, *, include_rolled_back: bool = False) -> list[Any]:
         """The messages ``store`` received, without the rolled back ones by default."""
@@ -184,12 +189,12 @@ def _build_patches() -> list[_Patch]:
     return patches
 
 
-def _install() -> None:
+def _install(messagebus: object) -> None:
     global _installed, _patches, _patches_for
-    messagebus = sys.modules["messagebus"]
-    if _patches_for is not messagebus:
+    if _installed:
         # A test running pytest in-process may have imported messagebus anew.
-        _patches, _patches_for = _build_patches(), messagebus
+        _uninstall()
+    _patches, _patches_for = _build_patches(), messagebus
     for owner, name, _, wrapper in _patches:
         setattr(owner, name, wrapper)
     _installed = True
@@ -208,10 +213,11 @@ def start(item: pytest.Item) -> Recorder | None:
     existing = item.stash.get(recorder_key, None)
     if existing is not None:
         return existing
-    if "messagebus" not in sys.modules:
+    messagebus = sys.modules.get("messagebus")
+    if messagebus is None:
         return None
-    if not _installed:
-        _install()
+    if messagebus is not _patches_for or not _installed:
+        _install(messagebus)
     # A test may run pytest in-process (pytester): keep the outer test's recorder.
     _outer.append(_active)
     _active = item.stash[recorder_key] = Recorder()
@@ -219,10 +225,14 @@ def start(item: pytest.Item) -> Recorder | None:
 
 
 def stop(item: pytest.Item) -> None:
-    """Stop recording for ``item``; the last one out removes the wrappers."""
+    """Stop recording for ``item``."""
     global _active
     if item.stash.get(recorder_key, None) is not _active or not _outer:
         return
     _active = _outer.pop()
-    if _active is None and _installed:
+
+
+def uninstall() -> None:
+    """Remove the wrappers, unless an outer session (pytester) still records."""
+    if _installed and _active is None and not _outer:
         _uninstall()

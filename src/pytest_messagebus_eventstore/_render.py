@@ -7,7 +7,6 @@ expected. How much is shown grows with ``-v`` and ``-vv``.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,14 +32,18 @@ def current_verbosity() -> int:
     return _verbosity[-1]
 
 
-@dataclasses.dataclass(frozen=True)
+# Plain classes rather than dataclasses: the plugin imports this module at
+# start-up, and building a dataclass costs more than everything else it does.
 class Limits:
     """How much a failure shows: differing positions, list entries, context, value width."""
 
-    blocks: int
-    items: int
-    context: int
-    value_width: int | None
+    __slots__ = ("blocks", "context", "items", "value_width")
+
+    def __init__(self, *, blocks: int, items: int, context: int, value_width: int | None) -> None:
+        self.blocks = blocks
+        self.items = items
+        self.context = context
+        self.value_width = value_width
 
     @classmethod
     def for_verbosity(cls, verbosity: int) -> Limits:
@@ -51,16 +54,26 @@ class Limits:
         return cls(blocks=1 << 30, items=1 << 30, context=1 << 30, value_width=None)
 
 
-@dataclasses.dataclass(frozen=True)
 class Labels:
     """The words of a failure: assert_messages's, or those of ``left == right``."""
 
-    expected: str = "expected"
-    actual: str = "recorded"
-    # How a difference reads: "expected 'a', recorded 'b'" or "'b' != 'a'".
-    operator: bool = False
-    missing: str = "The following {noun}s were expected but not recorded:"
-    unexpected: str = "The following {noun}s were recorded but not expected:"
+    __slots__ = ("actual", "expected", "missing", "operator", "unexpected")
+
+    def __init__(
+        self,
+        *,
+        expected: str = "expected",
+        actual: str = "recorded",
+        # How a difference reads: "expected 'a', recorded 'b'" or "'b' != 'a'".
+        operator: bool = False,
+        missing: str = "The following {noun}s were expected but not recorded:",
+        unexpected: str = "The following {noun}s were recorded but not expected:",
+    ) -> None:
+        self.expected = expected
+        self.actual = actual
+        self.operator = operator
+        self.missing = missing
+        self.unexpected = unexpected
 
     def pair(self, expected: str, actual: str) -> str:
         if self.operator:

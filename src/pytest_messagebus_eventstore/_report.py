@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import _recorder
+from ._markers import closest_marker
 
 if TYPE_CHECKING:
     from ._recorder import Recorder
@@ -115,7 +116,7 @@ def after_report(item: pytest.Item, report: pytest.TestReport) -> None:
 
 def _strict_enabled(item: pytest.Item) -> bool:
     __tracebackhide__ = True
-    marker = item.get_closest_marker("messagebus_strict")
+    marker = closest_marker(item, "messagebus_strict")
     if marker is None:
         return item.config.stash.get(_strict_key, False)
     if len(marker.args) > 1 or set(marker.kwargs) - {"enabled"}:

@@ -27,7 +27,9 @@ _MUTABLE_CONTAINERS = (MutableMapping, MutableSequence, MutableSet)
 # that ``book.reviews.append(review)`` is undone by a rollback too.
 _NESTED_CONTAINER_TYPES = frozenset({list, dict, set})
 
-_stores: weakref.WeakSet[ClassLevelStore[Any]] = weakref.WeakSet()
+# Weak references, so that classes a test defines can go; a plain list, as
+# iterating a WeakSet after every test costs several times more.
+_stores: list[weakref.ref[ClassLevelStore[Any]]] = []
 _open_transactions: list[StoreTransaction] = []
 
 
@@ -150,7 +152,7 @@ class ClassLevelStore(Generic[_T]):
         # Seed data declared by the class is kept (a deep copy, so that a test
         # that changes a seeded object cannot change the next test's seed).
         self.seed = copy.deepcopy(container) if container else None
-        _stores.add(self)
+        _stores.append(weakref.ref(self))
 
     @overload
     def __get__(self, instance: None, owner: type) -> _T: ...
@@ -188,8 +190,15 @@ def reset_class_level_stores() -> None:
     Called after every test; also forgets transactions left open by a test.
     """
     _open_transactions.clear()
-    for store in list(_stores):
-        store.reset()
+    gone = False
+    for reference in _stores:
+        store = reference()
+        if store is None:
+            gone = True
+        else:
+            store.reset()
+    if gone:
+        _stores[:] = [reference for reference in _stores if reference() is not None]
 
 
 class StoreTransaction:

@@ -56,14 +56,22 @@ _hooks_key = pytest.StashKey[Any]()
 
 
 def _call_hook(name: str, **kwargs: Any) -> Any:
-    # Through the test's own hook proxy, so that a conftest's implementation
-    # applies to the tests of its directory only.
+    """The result of hook ``name`` for the running test; None or [] if none implements it."""
     item = _running[-1]
-    # ``item.ihook`` looks up the item's conftests on every access: once per test.
+    config = item.config
+    # Most projects implement none of the hooks: calling one costs more than this check.
+    if not getattr(config.hook, name).get_hookimpls():
+        return [] if name in _LIST_HOOKS else None
+    # Through the test's own hook proxy, so that a conftest's implementation
+    # applies to the tests of its directory only. ``item.ihook`` looks up the
+    # item's conftests on every access: once per test.
     hooks = item.stash.get(_hooks_key, None)
     if hooks is None:
         hooks = item.stash[_hooks_key] = item.ihook
-    return getattr(hooks, name)(config=item.config, **kwargs)
+    return getattr(hooks, name)(config=config, **kwargs)
+
+
+_LIST_HOOKS = frozenset({"pytest_messagebus_repositories", "pytest_messagebus_sync_repositories"})
 
 
 def _merged_repositories(name: str) -> dict[str, Any]:
@@ -191,20 +199,13 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         for bus in item.config.stash.get(_buses_key, ()):
             bus.reset()
         _recorder.stop(item)
-        if item in _running:
-            _running.remove(item)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    try:
-        return (yield)
-    finally:
-        # Once the test is reported, its recorder is dropped: kept on the item
-        # until the session ends, every message of every test would stay alive
-        # and the garbage collector would walk them all again and again.
+        # Only a failed setup or call reports what was recorded. Kept on the
+        # item until the session ends, every message of every test would stay
+        # alive and the garbage collector would walk them again and again.
         if _recorder.recorder_key in item.stash:
             del item.stash[_recorder.recorder_key]
+        if item in _running:
+            _running.remove(item)
 
 
 @pytest.fixture
@@ -441,6 +442,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     from ._render import restore_verbosity
 
     restore_verbosity()
+    _recorder.uninstall()
 
 
 def pytest_assertrepr_compare(
