@@ -2,12 +2,20 @@
 
 Equality of two messages is the one of ``messagebus.Message.__eq__``: their
 ``model_dump`` without ``message_id`` and ``created_at`` are equal. Each
-message is dumped once; an unordered comparison also hashes a canonical form
-of the dump, so that only messages with the same key are compared with ``==``.
-The key never decides equality, it only narrows the candidates: two equal
-dumps always get the same key, and a message whose dump holds a value of a type
-we cannot hash consistently with ``==`` gets no key and is compared with every
-candidate.
+message is dumped once.
+
+An unordered comparison then pairs equal dumps in two steps. First, each dump
+is looked up in a dict by the tuple of its field values, metadata aside: the
+lookup compares the tuples with ``==``, value by value as ``==`` between dicts
+does, and the metadata are compared after it, so a pair found there is equal.
+That lookup misses equal dumps whose values cannot hash (a set, a list) or hash
+unlike the values they equal (an object whose ``__eq__`` accepts a str): they
+only cost time, as the second step takes whatever the first left. It hashes a
+canonical form of the dump, so that only messages with the same key are
+compared with ``==``. This key never decides equality, it only narrows the
+candidates: two equal dumps always get the same key, and a message whose dump
+holds a value of a type we cannot hash consistently with ``==`` gets no key and
+is compared with every candidate.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import fractions
 import functools
 import operator
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -362,7 +370,8 @@ def pair_instances(expected: Sequence[Any], observed: Sequence[Any]) -> Pairing:
     Works on the compared values alone, so that a passing comparison builds no
     object per message. An instance is paired with the observation at the
     same position when equal (lists compared without order are often in
-    order, or nearly), else through the keys of the observations left.
+    order, or nearly), else by the values of its fields, else through the keys
+    of the observations left.
     """
     owner: list[int | None] = [None] * len(observed)
     matched: list[int | None] = [None] * len(expected)
@@ -374,9 +383,11 @@ def pair_instances(expected: Sequence[Any], observed: Sequence[Any]) -> Pairing:
         else:
             misses += 1
             # A shuffled list matches at random positions only: stop paying
-            # for comparisons that fail, the keys below pair the rest.
+            # for comparisons that fail, the fields and keys below pair the rest.
             if misses > _POSITIONAL_MISSES and misses > i - misses + 1:
                 break
+    if misses:
+        _pair_by_fields(expected, observed, owner, matched)
     buckets: dict[int, list[int]] = defaultdict(list)
     unkeyed: list[int] = []
     free = [j for j, holder in enumerate(owner) if holder is None]
@@ -469,6 +480,99 @@ def _take(candidates: list[int], expected: Any, observed: Sequence[Any]) -> int 
             candidates.pop()
             return j
     return None
+
+
+# A group position whose expectation is left to the keys of pair_instances():
+# among several equal messages, they choose which ones are paired, so that a
+# failure names the same leftovers as without this shortcut.
+_AMBIGUOUS = -1
+
+
+def _by_shape(dumps: Sequence[Any], indices: list[int]) -> dict[tuple[Any, ...], list[int]]:
+    """The indices of the dumps that are dicts, by the keys of each dump in their order."""
+    selected = [dumps[index] for index in indices]
+    if selected and set(map(type, selected)) == {dict}:
+        shapes = list(map(tuple, selected))
+        # Dumps of one class: a count, rather than a loop, sees it.
+        if shapes.count(shapes[0]) == len(shapes):
+            return {shapes[0]: indices}
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, dump in zip(indices, selected, strict=True):
+        if type(dump) is dict:
+            shape = tuple(dump)
+            group = groups.get(shape)
+            if group is None:
+                groups[shape] = [index]
+            else:
+                group.append(index)
+    return groups
+
+
+def _pair_by_fields(
+    expected: Sequence[Any],
+    observed: Sequence[Any],
+    owner: list[int | None],
+    matched: list[int | None],
+) -> None:
+    """Pair each unpaired expected dump with the one free observed dump of the same values.
+
+    Dumps are dicts whose ``==`` compares the values of the same keys: when a
+    dict lookup finds the tuple of the values, and the metadata compare equal
+    too, the dumps are equal. A key shared by two expectations, or by two
+    observations equal to its expectation, pairs nothing, nor does a group of
+    expectations where a value fails to hash: the keys of pair_instances()
+    pair what is left.
+    """
+    unpaired = _by_shape(expected, [i for i, taken in enumerate(matched) if taken is None])
+    free = _by_shape(observed, [j for j, holder in enumerate(owner) if holder is None])
+    for shape, observed_indices in free.items():
+        expected_indices = unpaired.get(shape)
+        fields = _field_values(shape)
+        if expected_indices is None or fields is None:
+            continue
+        expected_dumps = [expected[i] for i in expected_indices]
+        keys = list(map(fields, expected_dumps))
+        try:
+            # The position in the group of each key.
+            slots = dict(zip(keys, range(len(keys)), strict=True))
+        except TypeError:
+            continue
+        if len(slots) < len(keys):
+            for key, count in Counter(keys).items():
+                if count > 1:
+                    slots[key] = _AMBIGUOUS
+        # Read in order now, rather than at random positions as observations
+        # find their slots.
+        metadata = (
+            list(map(operator.itemgetter("metadata"), expected_dumps))
+            if "metadata" in shape
+            else None
+        )
+        observed_dumps = [observed[j] for j in observed_indices]
+        try:
+            positions = list(map(slots.get, map(fields, observed_dumps)))
+        except TypeError:
+            positions = [_slot(slots, fields, o) for o in observed_dumps]
+        for j, position, o in zip(observed_indices, positions, observed_dumps, strict=True):
+            if position is None or position == _AMBIGUOUS:
+                continue
+            i = expected_indices[position]
+            if i != _AMBIGUOUS and (metadata is None or metadata[position] == o["metadata"]):
+                taken = matched[i]
+                if taken is None:
+                    matched[i] = j
+                    owner[j] = i
+                else:
+                    owner[taken] = matched[i] = None
+                    expected_indices[position] = _AMBIGUOUS
+
+
+def _slot(slots: dict[Any, int], fields: Callable[[Any], Any], dump: Any) -> int | None:
+    """The slot of ``dump``, None when it has none or a value fails to hash."""
+    try:
+        return slots.get(fields(dump))
+    except TypeError:
+        return None
 
 
 class _Neighbours:
