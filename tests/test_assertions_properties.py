@@ -6,6 +6,7 @@ import enum
 import itertools
 import math
 import random
+from collections.abc import Sequence
 from typing import Any
 from unittest.mock import ANY
 from uuid import UUID
@@ -14,8 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from messagebus import Event, Message, Metadata
+from pydantic import computed_field, field_serializer
 
 from pytest_messagebus_eventstore import assert_messages, like
+from pytest_messagebus_eventstore._compare import _LIST_DUMP_LENGTH, dump_each, message_dump
 from pytest_messagebus_eventstore.assertions import Like
 
 
@@ -400,6 +403,69 @@ def test_instances_with_classes_and_like_in_a_long_shuffled_list() -> None:
     expected[20] = like(Sample, value=20)
     random.Random(3).shuffle(expected)
     assert_messages(recorded, expected, ordered=False)
+
+
+class Shown(Event):
+    value: int
+    metadata: Metadata = Metadata(name="shown", schema_version=1)
+
+    @field_serializer("value")
+    def _show(self, value: int) -> str:
+        return f"<{value}>"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def double(self) -> int:
+        return self.value * 2
+
+
+class ShownMore(Shown):
+    extra: int = 0
+
+
+class Dumped(Event):
+    """A model_dump of its own, which ``==`` between messages uses."""
+
+    value: int
+    noise: int = 0
+    metadata: Metadata = Metadata(name="dumped", schema_version=1)
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        dump = super().model_dump(**kwargs)
+        del dump["noise"]
+        return dump
+
+
+LONG = _LIST_DUMP_LENGTH
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        pytest.param([Shown(value=i) for i in range(LONG)], id="one class"),
+        pytest.param([ShownMore(value=i, extra=i) for i in range(LONG)], id="one subclass"),
+        pytest.param(
+            [(Shown if i % 2 else ShownMore)(value=i) for i in range(LONG)], id="class and subclass"
+        ),
+        pytest.param([Dumped(value=i, noise=i) for i in range(LONG)], id="own model_dump"),
+        pytest.param([Shown(value=i) for i in range(LONG - 1)], id="short"),
+        pytest.param(tuple(Shown(value=i) for i in range(LONG)), id="tuple"),
+        pytest.param(
+            [Shown, like(Shown, value=1), *[Shown(value=i) for i in range(LONG)]], id="mixed"
+        ),
+    ],
+)
+@pytest.mark.filterwarnings("error")
+def test_a_list_is_dumped_as_each_of_its_messages(items: Sequence[Any]) -> None:
+    assert dump_each(items) == [
+        message_dump(item) if isinstance(item, Message) else None for item in items
+    ]
+
+
+def test_a_long_list_of_a_model_dump_of_its_own_is_compared_with_it() -> None:
+    recorded = [Dumped(value=i, noise=i) for i in range(LONG)]
+    assert_messages(recorded, [Dumped(value=i) for i in range(LONG)])
+    assert_messages(recorded, [Dumped(value=i) for i in reversed(range(LONG))], ordered=False)
 
 
 @pytest.mark.parametrize(
