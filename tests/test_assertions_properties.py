@@ -53,6 +53,13 @@ class PairReversed(Event):
     metadata: Metadata = Metadata(name="pair", schema_version=1)
 
 
+class Labelled(Event):
+    """As many fields as a Sample, of another name."""
+
+    label: Any = None
+    metadata: Metadata = Metadata(name="labelled", schema_version=1)
+
+
 class Colour(str, enum.Enum):
     RED = "red"
 
@@ -95,9 +102,11 @@ def message(draw: st.DrawFn) -> Message[Any]:
 
 @st.composite
 def rich_message(draw: st.DrawFn) -> Message[Any]:
-    cls = draw(st.sampled_from([Sample, Other, Pair, PairReversed]))
+    cls = draw(st.sampled_from([Sample, Other, Labelled, Pair, PairReversed]))
     if cls in (Sample, Other):
         return cls(value=draw(rich_values))  # type: ignore[no-any-return]
+    if cls is Labelled:
+        return Labelled(label=draw(rich_values))
     return cls(left=draw(rich_values), right=draw(rich_values))  # type: ignore[no-any-return]
 
 
@@ -281,7 +290,7 @@ def equal_message(m: Message[Any], flip: bool, twin: bool) -> Message[Any]:
     """Another message equal to ``m``: values written differently, maybe of the twin class."""
     fields = {
         name: variant(getattr(m, name), flip)
-        for name in ("value", "left", "right")
+        for name in ("value", "label", "left", "right")
         if name in type(m).model_fields
     }
     cls: type[Message[Any]] = type(m)
@@ -294,6 +303,8 @@ def tagged(m: Message[Any], tag: int) -> Message[Any]:
     """``m`` with a first value paired with ``tag``."""
     if isinstance(m, (Sample, Other)):
         return type(m)(value=(tag, m.value))
+    if isinstance(m, Labelled):
+        return Labelled(label=(tag, m.label))
     assert isinstance(m, (Pair, PairReversed))
     return type(m)(left=(tag, m.left), right=m.right)
 
@@ -394,6 +405,46 @@ def test_failures_name_the_same_duplicates(
         assert_messages(recorded, expected, ordered=False)
     lines = str(failure.value).splitlines()
     assert [lines[-3], lines[-1]] == unmatched
+
+
+def test_dumps_with_as_many_keys_but_other_ones_are_told_apart() -> None:
+    recorded = [Sample(value=i) for i in range(50)] + [Labelled(label=i) for i in range(50)]
+    expected = [Labelled(label=i) for i in range(50)] + [Sample(value=i) for i in range(50)]
+    assert_messages(recorded, expected, ordered=False)
+    with pytest.raises(AssertionError, match="50 expected but not recorded"):
+        assert_messages(recorded, [Sample(value=i) for i in range(100)], ordered=False)
+
+
+class Unlabelled(Event):
+    """A dump of its own: the keys of a Sample's, but the metadata."""
+
+    value: Any = None
+    metadata: Metadata = Metadata(name="sample", schema_version=1)
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        dump = super().model_dump(**kwargs)
+        dump["kind"] = dump.pop("metadata")
+        return dump
+
+
+class Extended(Event):
+    """A Sample's fields and metadata, and one more field."""
+
+    value: Any = None
+    extra: Any = None
+    metadata: Metadata = Metadata(name="sample", schema_version=1)
+
+
+def test_dumps_with_other_keys_are_told_apart() -> None:
+    expected = [Sample(value=i) for i in range(99, -1, -1)]
+    for first in (Unlabelled, Extended):
+        recorded = [first(value=i) for i in range(50)] + [Sample(value=i) for i in range(50, 100)]
+        with pytest.raises(AssertionError, match="50 expected but not recorded"):
+            assert_messages(recorded, expected, ordered=False)
+    recorded = [Sample(value=i) for i in range(100)]
+    expected = [*reversed(recorded[50:]), *(Extended(value=i) for i in range(50))]
+    with pytest.raises(AssertionError, match="50 expected but not recorded"):
+        assert_messages(recorded, expected, ordered=False)
 
 
 def test_instances_with_classes_and_like_in_a_long_shuffled_list() -> None:

@@ -423,6 +423,9 @@ def pair_instances(expected: Sequence[Any], observed: Sequence[Any]) -> Pairing:
                 break
     if misses:
         _pair_by_fields(expected, observed, owner, matched)
+    if None not in matched:
+        # Every expectation is an instance, and paired.
+        return Pairing(matched, owner, [], complete=True)
     buckets: dict[int, list[int]] = defaultdict(list)
     unkeyed: list[int] = []
     free = [j for j, holder in enumerate(owner) if holder is None]
@@ -517,32 +520,6 @@ def _take(candidates: list[int], expected: Any, observed: Sequence[Any]) -> int 
     return None
 
 
-# A group position whose expectation is left to the keys of pair_instances():
-# among several equal messages, they choose which ones are paired, so that a
-# failure names the same leftovers as without this shortcut.
-_AMBIGUOUS = -1
-
-
-def _by_shape(dumps: Sequence[Any], indices: list[int]) -> dict[tuple[Any, ...], list[int]]:
-    """The indices of the dumps that are dicts, by the keys of each dump in their order."""
-    selected = [dumps[index] for index in indices]
-    if selected and set(map(type, selected)) == {dict}:
-        shapes = list(map(tuple, selected))
-        # Dumps of one class: a count, rather than a loop, sees it.
-        if shapes.count(shapes[0]) == len(shapes):
-            return {shapes[0]: indices}
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for index, dump in zip(indices, selected, strict=True):
-        if type(dump) is dict:
-            shape = tuple(dump)
-            group = groups.get(shape)
-            if group is None:
-                groups[shape] = [index]
-            else:
-                group.append(index)
-    return groups
-
-
 def _pair_by_fields(
     expected: Sequence[Any],
     observed: Sequence[Any],
@@ -552,47 +529,124 @@ def _pair_by_fields(
     """Pair each unpaired expected dump with the one free observed dump of the same values.
 
     Dumps are dicts whose ``==`` compares the values of the same keys: when a
-    dict lookup finds the tuple of the values, and the metadata compare equal
-    too, the dumps are equal. A key shared by two expectations, or by two
-    observations equal to its expectation, pairs nothing, nor does a group of
-    expectations where a value fails to hash: the keys of pair_instances()
+    dict lookup finds the tuple of the values, and the keys and metadata are
+    the same too, the dumps are equal. A key shared by two expectations, or by
+    two observations equal to its expectation, pairs nothing, nor does a group
+    of expectations where a value fails to hash: the keys of pair_instances()
     pair what is left.
     """
-    unpaired = _by_shape(expected, [i for i, taken in enumerate(matched) if taken is None])
-    free = _by_shape(observed, [j for j, holder in enumerate(owner) if holder is None])
-    for shape, observed_indices in free.items():
-        expected_indices = unpaired.get(shape)
-        fields = _field_values(shape)
-        if expected_indices is None or fields is None:
-            continue
-        expected_dumps = [expected[i] for i in expected_indices]
-        keys = list(map(fields, expected_dumps))
+    unpaired = [i for i, taken in enumerate(matched) if taken is None]
+    free = [j for j, holder in enumerate(owner) if holder is None]
+    expected_dumps = [expected[i] for i in unpaired]
+    observed_dumps = [observed[j] for j in free]
+    shape = _common_shape(expected_dumps)
+    if shape is not None:
         try:
-            # The position in the group of each key.
-            slots = dict(zip(keys, range(len(keys)), strict=True))
-        except TypeError:
-            continue
-        if len(slots) < len(keys):
-            for key, count in Counter(keys).items():
-                if count > 1:
-                    slots[key] = _AMBIGUOUS
+            slots = _Slots(shape, unpaired, expected_dumps)
+        except KeyError:
+            # An expected dump without a key of the first one: several classes.
+            pass
+        else:
+            slots.pair(free, observed_dumps, owner, matched)
+            return
+    observed_groups = _by_shape(free, observed_dumps)
+    for shape, (indices, dumps) in _by_shape(unpaired, expected_dumps).items():
+        found = observed_groups.get(shape)
+        if found is not None:
+            _Slots(shape, indices, dumps).pair(*found, owner, matched)
+
+
+def _common_shape(dumps: list[Any]) -> tuple[Any, ...] | None:
+    """The keys of the first dump, if all the dumps are dicts with as many keys."""
+    if dumps and set(map(type, dumps)) == {dict}:
+        shape = tuple(dumps[0])
+        if set(map(len, dumps)) == {len(shape)}:
+            return shape
+    return None
+
+
+def _by_shape(
+    indices: list[int], dumps: list[Any]
+) -> dict[tuple[Any, ...], tuple[list[int], list[Any]]]:
+    """The indices and dumps that are dicts, by the keys of each dump in their order."""
+    groups: dict[tuple[Any, ...], tuple[list[int], list[Any]]] = {}
+    for index, dump in zip(indices, dumps, strict=True):
+        if type(dump) is dict:
+            shape = tuple(dump)
+            group = groups.get(shape)
+            if group is None:
+                groups[shape] = ([index], [dump])
+            else:
+                group[0].append(index)
+                group[1].append(dump)
+    return groups
+
+
+# A position whose expectation is left to the keys of pair_instances():
+# among several equal messages, they choose which ones are paired, so that a
+# failure names the same leftovers as without this shortcut.
+_AMBIGUOUS = -1
+
+
+class _Slots:
+    """Expected dumps with the keys of ``shape``, by the values of their fields."""
+
+    def __init__(self, shape: tuple[Any, ...], indices: list[int], dumps: list[Any]) -> None:
+        """Raise KeyError if a dump lacks a key of ``shape``.
+
+        Each dump must have as many keys as ``shape``: it then has exactly
+        those.
+        """
+        self.fields = _field_values(shape)
+        self.size = len(shape)
+        self.indices = indices
+        # The position in ``indices`` of each tuple of values; None when a
+        # value fails to hash (or the keys do not sort).
+        self.positions: dict[Any, int] | None = None
         # Read in order now, rather than at random positions as observations
         # find their slots.
-        metadata = (
-            list(map(operator.itemgetter("metadata"), expected_dumps))
-            if "metadata" in shape
-            else None
+        self.metadata = (
+            list(map(operator.itemgetter("metadata"), dumps)) if "metadata" in shape else None
         )
-        observed_dumps = [observed[j] for j in observed_indices]
+        if self.fields is None:
+            return
         try:
-            positions = list(map(slots.get, map(fields, observed_dumps)))
+            positions = dict(zip(map(self.fields, dumps), range(len(dumps)), strict=True))
         except TypeError:
-            positions = [_slot(slots, fields, o) for o in observed_dumps]
-        for j, position, o in zip(observed_indices, positions, observed_dumps, strict=True):
+            return
+        if len(positions) < len(dumps):
+            for key, count in Counter(map(self.fields, dumps)).items():
+                if count > 1:
+                    positions[key] = _AMBIGUOUS
+        self.positions = positions
+
+    def pair(
+        self,
+        indices: list[int],
+        dumps: list[Any],
+        owner: list[int | None],
+        matched: list[int | None],
+    ) -> None:
+        """Pair the observed ``dumps`` (at ``indices``) equal to an expected one."""
+        fields, slots, metadata = self.fields, self.positions, self.metadata
+        if fields is None or slots is None:
+            return
+        try:
+            found = list(map(slots.get, map(fields, dumps)))
+        except (KeyError, TypeError):
+            found = [_slot(slots, fields, o) for o in dumps]
+        expected_indices, size = self.indices, self.size
+        for j, position, o in zip(indices, found, dumps, strict=True):
             if position is None or position == _AMBIGUOUS:
                 continue
             i = expected_indices[position]
-            if i != _AMBIGUOUS and (metadata is None or metadata[position] == o["metadata"]):
+            # The same number of keys, all of the expected ones but the
+            # metadata: the same keys once the metadata is there too.
+            if (
+                i != _AMBIGUOUS
+                and len(o) == size
+                and (metadata is None or ("metadata" in o and metadata[position] == o["metadata"]))
+            ):
                 taken = matched[i]
                 if taken is None:
                     matched[i] = j
@@ -603,10 +657,10 @@ def _pair_by_fields(
 
 
 def _slot(slots: dict[Any, int], fields: Callable[[Any], Any], dump: Any) -> int | None:
-    """The slot of ``dump``, None when it has none or a value fails to hash."""
+    """The slot of ``dump``, None when it has none, lacks a key or a value fails to hash."""
     try:
         return slots.get(fields(dump))
-    except TypeError:
+    except (KeyError, TypeError):
         return None
 
 
