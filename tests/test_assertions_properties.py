@@ -379,6 +379,13 @@ def shuffled(messages: list[Message[Any]], seed: int) -> list[Message[Any]]:
     return messages
 
 
+def test_an_expected_duplicate_is_the_one_left_unmatched() -> None:
+    expected = shuffled([*(Sample(value=i) for i in range(90)), Sample(value=5)], 7)
+    with pytest.raises(AssertionError) as failure:
+        assert_messages([Sample(value=i) for i in range(90)], expected, ordered=False)
+    assert str(failure.value).splitlines()[-1] == "  [24] Sample(value=5)"
+
+
 @pytest.mark.parametrize(
     ("recorded", "expected", "unmatched"),
     [
@@ -394,6 +401,19 @@ def shuffled(messages: list[Message[Any]], seed: int) -> list[Message[Any]]:
             shuffled([*(Sample(value=i) for i in range(60)), Sample(value="x")], 4),
             ["  [16] Sample(value='x')", "  [5] Sample(value=5)"],
             id="a recorded duplicate",
+        ),
+        pytest.param(
+            [*(Sample(value=i) for i in range(90)), *(Sample(value=i) for i in range(0, 50, 10))],
+            shuffled(
+                [
+                    *(Sample(value=i) for i in range(90)),
+                    *(Sample(value=i) for i in range(0, 40, 10)),
+                    Sample(value="new"),
+                ],
+                6,
+            ),
+            ["  [67] Sample(value='new')", "  [40] Sample(value=40)"],
+            id="a few duplicates",
         ),
     ],
 )

@@ -28,7 +28,7 @@ import fractions
 import functools
 import operator
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, TypeAdapter
@@ -610,14 +610,20 @@ class _Slots:
         )
         if self.fields is None:
             return
+        keys = list(map(self.fields, dumps))
         try:
-            positions = dict(zip(map(self.fields, dumps), range(len(dumps)), strict=True))
+            positions = dict(zip(keys, range(len(keys)), strict=True))
         except TypeError:
             return
-        if len(positions) < len(dumps):
-            for key, count in Counter(map(self.fields, dumps)).items():
-                if count > 1:
-                    positions[key] = _AMBIGUOUS
+        if len(positions) < len(keys):
+            # A key keeps its last position: the others are those of its
+            # copies, found without hashing every key again.
+            copies = set(range(len(keys))).difference(positions.values())
+            if len(copies) * 4 > len(keys):
+                # Mostly duplicates, which the keys of pair_instances() pair.
+                return
+            for position in copies:
+                positions[keys[position]] = _AMBIGUOUS
         self.positions = positions
 
     def pair(
