@@ -532,8 +532,8 @@ def _pair_by_fields(
     dict lookup finds the tuple of the values, and the keys and metadata are
     the same too, the dumps are equal. A key shared by two expectations, or by
     two observations equal to its expectation, pairs nothing, nor does a group
-    of expectations where a value fails to hash: the keys of pair_instances()
-    pair what is left.
+    of expectations where a value fails to hash, or mostly made of copies: the
+    keys of pair_instances() pair what is left.
     """
     unpaired = [i for i, taken in enumerate(matched) if taken is None]
     free = [j for j, holder in enumerate(owner) if holder is None]
@@ -646,10 +646,12 @@ class _Slots:
             if position is None or position == _AMBIGUOUS:
                 continue
             i = expected_indices[position]
-            # The same number of keys, all of the expected ones but the
-            # metadata: the same keys once the metadata is there too.
+            # A dict (another mapping may define == otherwise) with as many
+            # keys, all of the expected ones but the metadata: the same keys
+            # once the metadata is there too.
             if (
                 i != _AMBIGUOUS
+                and type(o) is dict
                 and len(o) == size
                 and (metadata is None or ("metadata" in o and metadata[position] == o["metadata"]))
             ):
