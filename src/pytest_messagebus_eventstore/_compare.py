@@ -2,12 +2,20 @@
 
 Equality of two messages is the one of ``messagebus.Message.__eq__``: their
 ``model_dump`` without ``message_id`` and ``created_at`` are equal. Each
-message is dumped once; an unordered comparison also hashes a canonical form
-of the dump, so that only messages with the same key are compared with ``==``.
-The key never decides equality, it only narrows the candidates: two equal
-dumps always get the same key, and a message whose dump holds a value of a type
-we cannot hash consistently with ``==`` gets no key and is compared with every
-candidate.
+message is dumped once.
+
+An unordered comparison then pairs equal dumps in two steps. First, each dump
+is looked up in a dict by the tuple of its field values, metadata aside: the
+lookup compares the tuples with ``==``, value by value as ``==`` between dicts
+does, and the metadata are compared after it, so a pair found there is equal.
+That lookup misses equal dumps whose values cannot hash (a set, a list) or hash
+unlike the values they equal (an object whose ``__eq__`` accepts a str): they
+only cost time, as the second step takes whatever the first left. It hashes a
+canonical form of the dump, so that only messages with the same key are
+compared with ``==``. This key never decides equality, it only narrows the
+candidates: two equal dumps always get the same key, and a message whose dump
+holds a value of a type we cannot hash consistently with ``==`` gets no key and
+is compared with every candidate.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import uuid
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -213,6 +221,41 @@ def message_dump(message: BaseModel) -> dict[str, Any]:
     return dumper()(message)
 
 
+# Building an adapter takes about a third of a millisecond: shorter lists are
+# dumped one message at a time.
+_LIST_DUMP_LENGTH = 256
+_EXCLUDED_FROM_EACH = {"__all__": set(EXCLUDED)}
+
+
+def dump_each(items: Sequence[Any]) -> list[dict[str, Any] | None]:
+    """The :func:`message_dump` of each item that is a model, None for the others."""
+    classes = set(map(type, items)) if len(items) >= _LIST_DUMP_LENGTH else ()
+    if len(classes) == 1:
+        (cls,) = classes
+        dump_list = _list_dumper(cls) if issubclass(cls, BaseModel) else None
+        if dump_list is not None:
+            # One call for the list saves the per-message call and key deletions.
+            # The adapter expects a list: a tuple would be dumped by inference.
+            listed = items if type(items) is list else list(items)
+            dumps: list[dict[str, Any] | None] = dump_list(listed, exclude=_EXCLUDED_FROM_EACH)
+            return dumps
+    dump = dumper()
+    return [dump(item) if isinstance(item, BaseModel) else None for item in items]
+
+
+# Bounded: each adapter holds its class, and a test session may define many
+# (pytester imports a test module afresh for every run).
+@functools.lru_cache(maxsize=32)
+def _list_dumper(cls: type[BaseModel]) -> Callable[..., Any] | None:
+    """``dump_python`` of a list of exactly ``cls``, when ``model_dump`` is not overridden.
+
+    An item of a subclass would be dumped as a ``cls``, its own fields left out.
+    """
+    if cls.model_dump is not _BASE_DUMP:
+        return None
+    return TypeAdapter(list[cls]).dump_python  # type: ignore[valid-type]
+
+
 class Observed:
     """One recorded message, or one event a transport received."""
 
@@ -362,7 +405,8 @@ def pair_instances(expected: Sequence[Any], observed: Sequence[Any]) -> Pairing:
     Works on the compared values alone, so that a passing comparison builds no
     object per message. An instance is paired with the observation at the
     same position when equal (lists compared without order are often in
-    order, or nearly), else through the keys of the observations left.
+    order, or nearly), else by the values of its fields, else through the keys
+    of the observations left.
     """
     owner: list[int | None] = [None] * len(observed)
     matched: list[int | None] = [None] * len(expected)
@@ -374,9 +418,14 @@ def pair_instances(expected: Sequence[Any], observed: Sequence[Any]) -> Pairing:
         else:
             misses += 1
             # A shuffled list matches at random positions only: stop paying
-            # for comparisons that fail, the keys below pair the rest.
+            # for comparisons that fail, the fields and keys below pair the rest.
             if misses > _POSITIONAL_MISSES and misses > i - misses + 1:
                 break
+    if misses:
+        _pair_by_fields(expected, observed, owner, matched)
+    if None not in matched:
+        # Every expectation is an instance, and paired.
+        return Pairing(matched, owner, [], complete=True)
     buckets: dict[int, list[int]] = defaultdict(list)
     unkeyed: list[int] = []
     free = [j for j, holder in enumerate(owner) if holder is None]
@@ -469,6 +518,158 @@ def _take(candidates: list[int], expected: Any, observed: Sequence[Any]) -> int 
             candidates.pop()
             return j
     return None
+
+
+def _pair_by_fields(
+    expected: Sequence[Any],
+    observed: Sequence[Any],
+    owner: list[int | None],
+    matched: list[int | None],
+) -> None:
+    """Pair each unpaired expected dump with the one free observed dump of the same values.
+
+    Dumps are dicts whose ``==`` compares the values of the same keys: when a
+    dict lookup finds the tuple of the values, and the keys and metadata are
+    the same too, the dumps are equal. A key shared by two expectations, or by
+    two observations equal to its expectation, pairs nothing, nor does a group
+    of expectations where a value fails to hash, or mostly made of copies: the
+    keys of pair_instances() pair what is left.
+    """
+    unpaired = [i for i, taken in enumerate(matched) if taken is None]
+    free = [j for j, holder in enumerate(owner) if holder is None]
+    expected_dumps = [expected[i] for i in unpaired]
+    observed_dumps = [observed[j] for j in free]
+    shape = _common_shape(expected_dumps)
+    if shape is not None:
+        try:
+            slots = _Slots(shape, unpaired, expected_dumps)
+        except KeyError:
+            # An expected dump without a key of the first one: several classes.
+            pass
+        else:
+            slots.pair(free, observed_dumps, owner, matched)
+            return
+    observed_groups = _by_shape(free, observed_dumps)
+    for shape, (indices, dumps) in _by_shape(unpaired, expected_dumps).items():
+        found = observed_groups.get(shape)
+        if found is not None:
+            _Slots(shape, indices, dumps).pair(*found, owner, matched)
+
+
+def _common_shape(dumps: list[Any]) -> tuple[Any, ...] | None:
+    """The keys of the first dump, if all the dumps are dicts with as many keys."""
+    if dumps and set(map(type, dumps)) == {dict}:
+        shape = tuple(dumps[0])
+        if set(map(len, dumps)) == {len(shape)}:
+            return shape
+    return None
+
+
+def _by_shape(
+    indices: list[int], dumps: list[Any]
+) -> dict[tuple[Any, ...], tuple[list[int], list[Any]]]:
+    """The indices and dumps that are dicts, by the keys of each dump in their order."""
+    groups: dict[tuple[Any, ...], tuple[list[int], list[Any]]] = {}
+    for index, dump in zip(indices, dumps, strict=True):
+        if type(dump) is dict:
+            shape = tuple(dump)
+            group = groups.get(shape)
+            if group is None:
+                groups[shape] = ([index], [dump])
+            else:
+                group[0].append(index)
+                group[1].append(dump)
+    return groups
+
+
+# A position whose expectation is left to the keys of pair_instances():
+# among several equal messages, they choose which ones are paired, so that a
+# failure names the same leftovers as without this shortcut.
+_AMBIGUOUS = -1
+
+
+class _Slots:
+    """Expected dumps with the keys of ``shape``, by the values of their fields."""
+
+    def __init__(self, shape: tuple[Any, ...], indices: list[int], dumps: list[Any]) -> None:
+        """Raise KeyError if a dump lacks a key of ``shape``.
+
+        Each dump must have as many keys as ``shape``: it then has exactly
+        those.
+        """
+        self.fields = _field_values(shape)
+        self.size = len(shape)
+        self.indices = indices
+        # The position in ``indices`` of each tuple of values; None when a
+        # value fails to hash (or the keys do not sort).
+        self.positions: dict[Any, int] | None = None
+        # Read in order now, rather than at random positions as observations
+        # find their slots.
+        self.metadata = (
+            list(map(operator.itemgetter("metadata"), dumps)) if "metadata" in shape else None
+        )
+        if self.fields is None:
+            return
+        keys = list(map(self.fields, dumps))
+        try:
+            positions = dict(zip(keys, range(len(keys)), strict=True))
+        except TypeError:
+            return
+        if len(positions) < len(keys):
+            # A key keeps its last position: the others are those of its
+            # copies, found without hashing every key again.
+            copies = set(range(len(keys))).difference(positions.values())
+            if len(copies) * 4 > len(keys):
+                # Mostly duplicates, which the keys of pair_instances() pair.
+                return
+            for position in copies:
+                positions[keys[position]] = _AMBIGUOUS
+        self.positions = positions
+
+    def pair(
+        self,
+        indices: list[int],
+        dumps: list[Any],
+        owner: list[int | None],
+        matched: list[int | None],
+    ) -> None:
+        """Pair the observed ``dumps`` (at ``indices``) equal to an expected one."""
+        fields, slots, metadata = self.fields, self.positions, self.metadata
+        if fields is None or slots is None:
+            return
+        try:
+            found = list(map(slots.get, map(fields, dumps)))
+        except (KeyError, TypeError):
+            found = [_slot(slots, fields, o) for o in dumps]
+        expected_indices, size = self.indices, self.size
+        for j, position, o in zip(indices, found, dumps, strict=True):
+            if position is None or position == _AMBIGUOUS:
+                continue
+            i = expected_indices[position]
+            # A dict (another mapping may define == otherwise) with as many
+            # keys, all of the expected ones but the metadata: the same keys
+            # once the metadata is there too.
+            if (
+                i != _AMBIGUOUS
+                and type(o) is dict
+                and len(o) == size
+                and (metadata is None or ("metadata" in o and metadata[position] == o["metadata"]))
+            ):
+                taken = matched[i]
+                if taken is None:
+                    matched[i] = j
+                    owner[j] = i
+                else:
+                    owner[taken] = matched[i] = None
+                    expected_indices[position] = _AMBIGUOUS
+
+
+def _slot(slots: dict[Any, int], fields: Callable[[Any], Any], dump: Any) -> int | None:
+    """The slot of ``dump``, None when it has none, lacks a key or a value fails to hash."""
+    try:
+        return slots.get(fields(dump))
+    except (KeyError, TypeError):
+        return None
 
 
 class _Neighbours:

@@ -18,7 +18,7 @@ from ._compare import (
     ExactExpectation,
     Expectation,
     Observed,
-    dumper,
+    dump_each,
     message_dump,
     pair_instances,
 )
@@ -150,9 +150,8 @@ def _compare(
         expectations = [_expect_event(item, index) for index, item in enumerate(expected)]
         noun = "event"
     else:
-        dump_of = dumper()
-        dumps = [dump_of(message) for message in items]
-        expected_dumps = [dump_of(item) if isinstance(item, Message) else None for item in expected]
+        dumps = dump_each(items)
+        expected_dumps = dump_each(expected)
         # Most comparisons pass, in order: settle them before building anything.
         if expected_dumps == dumps:
             return None, list(range(len(items)))
