@@ -52,7 +52,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 _T = TypeVar("_T")
-_hooks_key = pytest.StashKey[Any]()
+_hooks_key = pytest.StashKey[dict[Any, Any]]()
 
 
 def _call_hook(name: str, **kwargs: Any) -> Any:
@@ -64,10 +64,12 @@ def _call_hook(name: str, **kwargs: Any) -> Any:
         return [] if name in _LIST_HOOKS else None
     # Through the test's own hook proxy, so that a conftest's implementation
     # applies to the tests of its directory only. ``item.ihook`` looks up the
-    # item's conftests on every access: once per test.
-    hooks = item.stash.get(_hooks_key, None)
+    # item's conftests on every access: once per file, as the tests of a file
+    # share their conftests.
+    by_path = config.stash.setdefault(_hooks_key, {})
+    hooks = by_path.get(item.path)
     if hooks is None:
-        hooks = item.stash[_hooks_key] = item.ihook
+        hooks = by_path[item.path] = item.ihook
     return getattr(hooks, name)(config=config, **kwargs)
 
 
