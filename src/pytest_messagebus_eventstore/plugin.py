@@ -181,11 +181,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 _running: list[pytest.Item] = []
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
     _running.append(item)
     _recorder.start(item)
-    return (yield)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
