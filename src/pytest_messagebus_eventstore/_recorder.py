@@ -225,11 +225,19 @@ def start(item: pytest.Item) -> Recorder | None:
 
 
 def stop(item: pytest.Item) -> None:
-    """Stop recording for ``item``."""
+    """Stop recording for ``item``, and drop its recorder.
+
+    Only a failed setup or call reports what was recorded, before teardown.
+    Kept on the item until the session ends, every message of every test would
+    stay alive and the garbage collector would walk them again and again.
+    """
     global _active
-    if item.stash.get(recorder_key, None) is not _active or not _outer:
+    recorder = item.stash.get(recorder_key, None)
+    if recorder is None:
         return
-    _active = _outer.pop()
+    del item.stash[recorder_key]
+    if recorder is _active and _outer:
+        _active = _outer.pop()
 
 
 def uninstall() -> None:

@@ -56,12 +56,12 @@ _hooks_key = pytest.StashKey[dict[Any, Any]]()
 
 
 def _call_hook(name: str, **kwargs: Any) -> Any:
-    """The result of hook ``name`` for the running test; None or [] if none implements it."""
+    """The result of hook ``name`` for the running test; None if none implements it."""
     item = _running[-1]
     config = item.config
     # Most projects implement none of the hooks: calling one costs more than this check.
     if not getattr(config.hook, name).get_hookimpls():
-        return [] if name in _LIST_HOOKS else None
+        return None
     # Through the test's own hook proxy, so that a conftest's implementation
     # applies to the tests of its directory only. ``item.ihook`` looks up the
     # item's conftests on every access: once per file, as the tests of a file
@@ -73,13 +73,11 @@ def _call_hook(name: str, **kwargs: Any) -> Any:
     return getattr(hooks, name)(config=config, **kwargs)
 
 
-_LIST_HOOKS = frozenset({"pytest_messagebus_repositories", "pytest_messagebus_sync_repositories"})
-
-
-def _merged_repositories(name: str) -> dict[str, Any]:
+def _merged_repositories(fixture: str) -> dict[str, Any]:
+    """What the hooks named after ``fixture`` (``pytest_`` + its name) contribute."""
     merged: dict[str, Any] = {}
     # The first implementation called (the most specific) wins a clash.
-    for contributed in reversed(_call_hook(name)):
+    for contributed in reversed(_call_hook(f"pytest_{fixture}") or ()):
         merged.update(contributed)
     return merged
 
@@ -200,11 +198,6 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         for bus in item.config.stash.get(_buses_key, ()):
             bus.reset()
         _recorder.stop(item)
-        # Only a failed setup or call reports what was recorded. Kept on the
-        # item until the session ends, every message of every test would stay
-        # alive and the garbage collector would walk them again and again.
-        if _recorder.recorder_key in item.stash:
-            del item.stash[_recorder.recorder_key]
         if item in _running:
             _running.remove(item)
 
@@ -309,27 +302,17 @@ def messagebus_repositories() -> Mapping[str, Any]:
         def messagebus_repositories():
             return {"books": FakeBookRepository()}
     """
-    return _merged_repositories("pytest_messagebus_repositories")
+    return _merged_repositories("messagebus_repositories")
 
 
 @pytest.fixture
 def messagebus_sync_repositories() -> Mapping[str, Any]:
     """The repositories of ``sync_uow``: the ``pytest_messagebus_sync_repositories`` hooks'."""
-    return _merged_repositories("pytest_messagebus_sync_repositories")
+    return _merged_repositories("messagebus_sync_repositories")
 
 
-def _repositories() -> Mapping[str, Any]:
-    return _overridable(
-        "messagebus_repositories",
-        lambda: _merged_repositories("pytest_messagebus_repositories"),
-    )
-
-
-def _sync_repositories() -> Mapping[str, Any]:
-    return _overridable(
-        "messagebus_sync_repositories",
-        lambda: _merged_repositories("pytest_messagebus_sync_repositories"),
-    )
+def _repositories(fixture: str) -> Mapping[str, Any]:
+    return _overridable(fixture, lambda: _merged_repositories(fixture))
 
 
 @pytest.fixture
@@ -342,7 +325,7 @@ def uow(eventstore: InMemoryEventstoreRepository) -> InMemoryUnitOfWork:
     """
     from .uow import InMemoryUnitOfWork
 
-    repositories = _repositories()
+    repositories = _repositories("messagebus_repositories")
     custom = _call_hook(
         "pytest_messagebus_make_uow", eventstore=eventstore, repositories=repositories
     )
@@ -356,7 +339,7 @@ def sync_uow(sync_eventstore: SyncInMemoryEventstoreRepository) -> SyncInMemoryU
     """Sync twin of ``uow``, over ``sync_eventstore`` and ``messagebus_sync_repositories``."""
     from .uow import SyncInMemoryUnitOfWork
 
-    repositories = _sync_repositories()
+    repositories = _repositories("messagebus_sync_repositories")
     custom = _call_hook(
         "pytest_messagebus_make_sync_uow", eventstore=sync_eventstore, repositories=repositories
     )
