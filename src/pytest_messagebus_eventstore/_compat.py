@@ -8,11 +8,7 @@ the new names from here and runs unchanged on both.
 
 from __future__ import annotations
 
-from importlib.metadata import version
-
 import messagebus
-
-MESSAGEBUS_VERSION = version("messagebus")
 
 try:
     from messagebus import (
@@ -27,7 +23,6 @@ except ImportError:  # messagebus 0.12
     STORE_ATTRIBUTE = "eventstore"
 
 __all__ = [
-    "MESSAGEBUS_VERSION",
     "STORE_ATTRIBUTE",
     "AsyncAbstractMessageStoreRepository",
     "SyncAbstractMessageStoreRepository",

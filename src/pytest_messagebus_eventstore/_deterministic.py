@@ -11,6 +11,8 @@ The values are assigned when the store records the message (the recorder's
 the factory is bound into each message class when it is defined. Messages
 outlive the test when they are module constants, so their own values are put
 back at teardown.
+
+PYTEST_DONT_REWRITE: imported by Python before pytest registers it as a plugin.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import _recorder
-from ._markers import closest_marker
+from . import _recorder, _state
+from ._markers import functions_marked
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -61,13 +63,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    everywhere = config.stash[_enabled_key]
-    for item in items:
-        if isinstance(item, pytest.Function) and (
-            everywhere or closest_marker(item, MARKER) is not None
-        ):
-            # First, so that messages handled by the test's other fixtures count too.
-            item.fixturenames = [FIXTURE, *item.fixturenames]
+    if config.stash[_enabled_key]:
+        marked = [item for item in items if isinstance(item, pytest.Function)]
+    else:
+        marked = functions_marked(items, MARKER)
+    for item in marked:
+        # First, so that messages handled by the test's other fixtures count too.
+        item.fixturenames = [FIXTURE, *item.fixturenames]
 
 
 class Numbering:
@@ -129,7 +131,8 @@ def _messagebus_deterministic(request: pytest.FixtureRequest) -> Iterator[None]:
     # The recorder wraps the stores once messagebus is imported; make sure it is.
     import messagebus  # noqa: F401
 
-    recorder = _recorder.start(request.node)
+    run = _state.of(request.node)
+    recorder = run.record() if run is not None else None
     assert recorder is not None
     numbering = Numbering()
     recorder.before_add.append(numbering)

@@ -9,6 +9,8 @@ keep the arranged state.
 
 Only the tests carrying the marker get the phase's fixture added to their
 fixture list, so other tests do not pay for it, not even for an event loop.
+
+PYTEST_DONT_REWRITE: imported by Python before pytest registers it as a plugin.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 import pytest_asyncio
 
 from . import _recorder
-from ._markers import closest_marker
+from ._markers import functions_marked
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -55,12 +57,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if isinstance(item, pytest.Function) and closest_marker(item, MARKER) is not None:
-            names = set(item.fixturenames)
-            flavour = "sync" if names & _SYNC_NAMES and not names & _ASYNC_NAMES else "async"
-            # A new list: parametrized siblings share the old one and may be unmarked.
-            item.fixturenames = [*item.fixturenames, _PHASE_FIXTURES[flavour]]
+    for item in functions_marked(items, MARKER):
+        names = set(item.fixturenames)
+        flavour = "sync" if names & _SYNC_NAMES and not names & _ASYNC_NAMES else "async"
+        # A new list: parametrized siblings share the old one and may be unmarked.
+        item.fixturenames = [*item.fixturenames, _PHASE_FIXTURES[flavour]]
 
 
 def marked_commands(item: pytest.Item) -> list[Any]:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, Literal
 
-import pytest
-
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
@@ -61,6 +59,11 @@ class Recorder:
         """Mark messages or serialized events as covered by an assertion."""
         self.checked.update(id(item) for item in items)
 
+    def prepare(self, message: Any) -> None:
+        """Before a store records ``message``: let the callbacks change it."""
+        for callback in self.before_add:
+            callback(message)
+
     def forget(self) -> None:
         """Start afresh: what came before (a given phase) is not the test's act."""
         self.records.clear()
@@ -79,7 +82,6 @@ _patches: list[_Patch] = []
 _patches_for: object = None
 _installed = False
 _outer: list[Recorder | None] = []
-recorder_key = pytest.StashKey[Recorder]()
 
 
 def active_recorder() -> Recorder | None:
@@ -92,44 +94,37 @@ def note_checked(items: Iterable[Any]) -> None:
         _active.note_checked(items)
 
 
-def _store_of(transaction: Any) -> Any:
-    from ._compat import STORE_ATTRIBUTE
-
-    return getattr(transaction.uow, STORE_ATTRIBUTE, None)
-
-
 def _build_patches() -> list[_Patch]:
     """The wrappers, built once per messagebus import rather than once per test."""
     from messagebus import AsyncUnitOfWorkTransaction, SyncUnitOfWorkTransaction
 
-    from ._compat import AsyncAbstractMessageStoreRepository, SyncAbstractMessageStoreRepository
-
-    def record(store: Any, message: Any) -> None:
-        if _active is not None:
-            _active.records.append(Record(message, store))
-
-    def prepare(message: Any) -> None:
-        if _active is not None:
-            for callback in _active.before_add:
-                callback(message)
+    from ._compat import (
+        STORE_ATTRIBUTE,
+        AsyncAbstractMessageStoreRepository,
+        SyncAbstractMessageStoreRepository,
+    )
 
     def settle(transaction: Any, status: Status) -> None:
         if _active is not None:
-            _active._settle(_store_of(transaction), status)
+            _active._settle(getattr(transaction.uow, STORE_ATTRIBUTE, None), status)
 
     def async_add(original: Any) -> Any:
         async def add(self: Any, message: Any) -> None:
-            prepare(message)
+            if _active is not None and _active.before_add:
+                _active.prepare(message)
             await original(self, message)
-            record(self, message)
+            if _active is not None:
+                _active.records.append(Record(message, self))
 
         return add
 
     def sync_add(original: Any) -> Any:
         def add(self: Any, message: Any) -> None:
-            prepare(message)
+            if _active is not None and _active.before_add:
+                _active.prepare(message)
             original(self, message)
-            record(self, message)
+            if _active is not None:
+                _active.records.append(Record(message, self))
 
         return add
 
@@ -207,12 +202,9 @@ def _uninstall() -> None:
     _installed = False
 
 
-def start(item: pytest.Item) -> Recorder | None:
-    """Record for ``item`` if messagebus is imported; the recorder, or None."""
+def start() -> Recorder | None:
+    """A recorder for the running test if messagebus is imported, else None."""
     global _active
-    existing = item.stash.get(recorder_key, None)
-    if existing is not None:
-        return existing
     messagebus = sys.modules.get("messagebus")
     if messagebus is None:
         return None
@@ -220,22 +212,13 @@ def start(item: pytest.Item) -> Recorder | None:
         _install(messagebus)
     # A test may run pytest in-process (pytester): keep the outer test's recorder.
     _outer.append(_active)
-    _active = item.stash[recorder_key] = Recorder()
+    _active = Recorder()
     return _active
 
 
-def stop(item: pytest.Item) -> None:
-    """Stop recording for ``item``, and drop its recorder.
-
-    Only a failed setup or call reports what was recorded, before teardown.
-    Kept on the item until the session ends, every message of every test would
-    stay alive and the garbage collector would walk them again and again.
-    """
+def stop(recorder: Recorder) -> None:
+    """Stop recording with ``recorder``; the outer test's recorder is active again."""
     global _active
-    recorder = item.stash.get(recorder_key, None)
-    if recorder is None:
-        return
-    del item.stash[recorder_key]
     if recorder is _active and _outer:
         _active = _outer.pop()
 

@@ -9,18 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import _recorder
 from ._markers import closest_marker
 
 if TYPE_CHECKING:
-    from ._recorder import Recorder
+    from ._state import RunningTest
 
 SECTION_TITLE = "messagebus eventstore"
 _TRANSPORT_FIXTURES = ("transport", "sync_transport")
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 _strict_key = pytest.StashKey[bool]()
-_call_passed_key = pytest.StashKey[bool]()
 _OPT_OUT = "@pytest.mark.messagebus_strict(False)"
 
 
@@ -34,25 +32,10 @@ def configure_strict(config: pytest.Config) -> None:
     config.stash[_strict_key] = value in _TRUE
 
 
-_transports_key = pytest.StashKey[dict[str, Any]]()
-
-
-def note_fixture(node: pytest.Item | pytest.Collector, name: str, value: Any) -> None:
-    """Remember a transport fixture: a failing setup has not filled ``item.funcargs`` yet."""
-    if name in _TRANSPORT_FIXTURES:
-        node.stash.setdefault(_transports_key, {})[name] = value
-
-
-def _transports(item: pytest.Item) -> list[tuple[str, Any]]:
-    found: dict[str, Any] = dict(getattr(item, "funcargs", None) or {})
-    if _transports_key in item.stash:
-        noted = item.stash[_transports_key]
-        found.update(noted)
+def _transports(run: RunningTest) -> list[tuple[str, Any]]:
+    found: dict[str, Any] = dict(getattr(run.item, "funcargs", None) or {})
+    found.update(run.transports)
     return [(name, found[name]) for name in _TRANSPORT_FIXTURES if name in found]
-
-
-def _recorder_of(item: pytest.Item) -> Recorder | None:
-    return item.stash.get(_recorder.recorder_key, None)
 
 
 def _describe_message(message: Any, verbosity: int) -> str:
@@ -78,13 +61,13 @@ def _describe_event(event: Any, verbosity: int) -> str:
     return describe(label, fields, Limits.for_verbosity(verbosity))
 
 
-def _flow(item: pytest.Item) -> str | None:
+def _flow(run: RunningTest) -> str | None:
     """The section text: recorded messages, streamed events, handler errors."""
-    recorder = _recorder_of(item)
-    transports = _transports(item)
+    recorder = run.recorder
+    transports = _transports(run)
     if (recorder is None or not recorder.records) and not transports:
         return None
-    verbosity = item.config.get_verbosity()
+    verbosity = run.item.config.get_verbosity()
     records = recorder.records if recorder is not None else []
     lines = [f"Messages recorded ({len(records)}), in order:"]
     lines += [
@@ -105,11 +88,13 @@ def _flow(item: pytest.Item) -> str | None:
     return "\n".join(lines)
 
 
-def after_report(item: pytest.Item, report: pytest.TestReport) -> None:
-    if report.when == "call":
-        item.stash[_call_passed_key] = report.passed
-    if report.failed and report.when in ("setup", "call"):
-        section = _flow(item)
+def note_report(run: RunningTest, report: pytest.TestReport) -> None:
+    """Note whether the call passed; add the section to a failed setup or call."""
+    when = report.when
+    if when == "call":
+        run.call_passed = report.outcome == "passed"
+    if report.outcome == "failed" and when != "teardown":
+        section = _flow(run)
         if section is not None:
             report.sections.append((SECTION_TITLE, section))
 
@@ -133,22 +118,22 @@ def _strict_enabled(item: pytest.Item) -> bool:
     return enabled
 
 
-def check_strict(item: pytest.Item) -> None:
+def check_strict(run: RunningTest) -> None:
     """In a strict test that passed, fail on what assert_messages did not check."""
     __tracebackhide__ = True
-    if not item.stash.get(_call_passed_key, False) or not _strict_enabled(item):
+    if not run.call_passed or not _strict_enabled(run.item):
         return
-    recorder = _recorder_of(item)
+    recorder = run.recorder
     if recorder is None:
         # messagebus was not imported: nothing can have been recorded.
         return
-    verbosity = item.config.get_verbosity()
+    verbosity = run.item.config.get_verbosity()
     unchecked = [
         f"  message [{index}] {_describe_message(record.message, verbosity)}"
         for index, record in enumerate(recorder.records)
         if record.status != "rolled back" and id(record.message) not in recorder.checked
     ]
-    for name, transport in _transports(item):
+    for name, transport in _transports(run):
         unchecked += [
             f"  {name} event [{index}] {_describe_event(event, verbosity)}"
             for index, event in enumerate(getattr(transport, "events", ()))

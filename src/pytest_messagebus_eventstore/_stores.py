@@ -128,7 +128,8 @@ class _StoreSnapshot:
     def __init__(self, container: Any) -> None:
         self.contents = _copy_container(container)
         values = self.contents.values() if isinstance(self.contents, dict) else self.contents
-        self.objects = snapshot_objects(values)
+        # Most stores are empty when a transaction first reads them.
+        self.objects = snapshot_objects(values) if values else []
 
     def restore(self, container: Any) -> None:
         _restore_container(container, self.contents)
@@ -159,8 +160,8 @@ class ClassLevelStore(Generic[_T]):
     @overload
     def __get__(self, instance: object, owner: type) -> _T: ...
     def __get__(self, instance: object | None, owner: type) -> _T:
-        if _open_transactions:
-            for transaction in _open_transactions:
+        for transaction in _open_transactions:
+            if self not in transaction._snapshots:
                 transaction.capture(self)
         return self.container
 
@@ -195,7 +196,7 @@ def reset_class_level_stores() -> None:
         store = reference()
         if store is None:
             gone = True
-        else:
+        elif store.seed is not None or store.container:
             store.reset()
     if gone:
         _stores[:] = [reference for reference in _stores if reference() is not None]
@@ -218,20 +219,19 @@ class StoreTransaction:
         _open_transactions.append(self)
 
     def capture(self, store: ClassLevelStore[Any]) -> None:
-        if store not in self._snapshots:
-            self._snapshots[store] = _StoreSnapshot(store.container)
+        self._snapshots[store] = _StoreSnapshot(store.container)
 
-    def commit(self) -> None:
-        self._close()
-
-    def rollback(self) -> None:
-        snapshots = self._snapshots
-        self._close()
-        for store, snapshot in snapshots.items():
-            snapshot.restore(store.container)
-
-    def _close(self) -> None:
+    def close(self) -> None:
+        """Stop capturing, keeping what the stores hold now."""
         if self.is_open:
             self.is_open = False
             _open_transactions.remove(self)
             self._snapshots = {}
+
+    commit = close
+
+    def rollback(self) -> None:
+        snapshots = self._snapshots
+        self.close()
+        for store, snapshot in snapshots.items():
+            snapshot.restore(store.container)

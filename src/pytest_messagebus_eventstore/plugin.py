@@ -6,19 +6,24 @@ has the plugin installed and never uses it does not pay for the import.
 
 from __future__ import annotations
 
+import functools
 import sys
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
 
-from . import _recorder
-from ._report import after_report, check_strict, note_fixture
+# _given and _deterministic are imported here, by Python, before pytest
+# registers them from pytest_plugins (see __init__._import_without_assertion_rewriting).
+from . import _deterministic, _given, _recorder, _state  # noqa: F401
+from ._report import check_strict, note_report
+from ._state import RunningTest, running
 from ._stores import reset_class_level_stores
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Mapping
+    from collections.abc import Callable, Mapping
 
     from messagebus import (
         AbstractMessageSerializer,
@@ -57,8 +62,8 @@ _hooks_key = pytest.StashKey[dict[Any, Any]]()
 
 def _call_hook(name: str, **kwargs: Any) -> Any:
     """The result of hook ``name`` for the running test; None if none implements it."""
-    item = _running[-1]
-    config = item.config
+    run = running[-1]
+    config = run.item.config
     # Most projects implement none of the hooks: calling one costs more than this check.
     if not getattr(config.hook, name).get_hookimpls():
         return None
@@ -66,10 +71,14 @@ def _call_hook(name: str, **kwargs: Any) -> Any:
     # applies to the tests of its directory only. ``item.ihook`` looks up the
     # item's conftests on every access: once per file, as the tests of a file
     # share their conftests.
-    by_path = config.stash.setdefault(_hooks_key, {})
-    hooks = by_path.get(item.path)
+    hooks = run.hooks
     if hooks is None:
-        hooks = by_path[item.path] = item.ihook
+        by_path = config.stash.setdefault(_hooks_key, {})
+        path = run.item.path
+        hooks = by_path.get(path)
+        if hooks is None:
+            hooks = by_path[path] = run.item.ihook
+        run.hooks = hooks
     return getattr(hooks, name)(config=config, **kwargs)
 
 
@@ -96,7 +105,6 @@ _OVERRIDABLE = frozenset(
         "messagebus_sync_dependencies",
     }
 )
-_overridden_key = pytest.StashKey[frozenset[str]]()
 _overridden_at_key = pytest.StashKey[dict[Any, frozenset[str]]]()
 
 
@@ -114,26 +122,28 @@ def _overridden_at(node: Any) -> frozenset[str]:
         return _OVERRIDABLE
 
 
-def _overridden(item: pytest.Item) -> frozenset[str]:
-    found = item.stash.get(_overridden_key, None)
-    if found is None:
-        # Fixtures are defined at the level of a class, module or conftest:
-        # siblings see the same ones.
-        by_parent = item.config.stash.setdefault(_overridden_at_key, {})
-        at_parent = by_parent.get(item.parent)
-        if at_parent is None:
-            at_parent = by_parent[item.parent] = _overridden_at(item.parent)
-        found = item.stash[_overridden_key] = at_parent | _OVERRIDABLE.intersection(
-            item.fixturenames  # type: ignore[attr-defined]
-        )
+def _overridden(run: RunningTest) -> frozenset[str]:
+    item = run.item
+    # Fixtures are defined at the level of a class, module or conftest:
+    # siblings see the same ones.
+    by_parent = item.config.stash.setdefault(_overridden_at_key, {})
+    at_parent = by_parent.get(item.parent)
+    if at_parent is None:
+        at_parent = by_parent[item.parent] = _overridden_at(item.parent)
+    found = run.overridden = at_parent | _OVERRIDABLE.intersection(
+        item.fixturenames  # type: ignore[attr-defined]
+    )
     return found
 
 
 def _overridable(name: str, default: Callable[[], _T]) -> _T:
     """The value of fixture ``name`` for the running test: ``default()`` unless overridden."""
-    item = _running[-1]
-    if name in _overridden(item):
-        return item._request.getfixturevalue(name)  # type: ignore[attr-defined,no-any-return]
+    run = running[-1]
+    overridden = run.overridden
+    if overridden is None:
+        overridden = _overridden(run)
+    if name in overridden:
+        return run.item._request.getfixturevalue(name)  # type: ignore[attr-defined,no-any-return]
     return default()
 
 
@@ -164,42 +174,89 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    try:
-        messagebus_version = version("messagebus")
-    except PackageNotFoundError:
-        messagebus_version = "not installed"
+    # Read from the package once imported: the metadata lookup costs more.
+    messagebus_version = getattr(sys.modules.get("messagebus"), "__version__", None)
+    if messagebus_version is None:
+        try:
+            messagebus_version = version("messagebus")
+        except PackageNotFoundError:
+            messagebus_version = "not installed"
     scan = ", ".join(config.getini("messagebus_scan")) or "(none)"
     sync_scan = ", ".join(config.getini("messagebus_sync_scan")) or "(none)"
     return [f"messagebus: {messagebus_version}, scan: {scan}, sync scan: {sync_scan}"]
 
 
-# The tests being run, innermost last (a test may run pytest in-process). The
-# fixtures find their test here: a fixture asking for ``request`` makes pytest
-# build a fixture definition for it on every call, a cost paid by every test.
-_running: list[pytest.Item] = []
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    running.append(RunningTest(item))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    # After the runner's own hook: the fixtures have finished their teardown
+    # (had one failed, the test errors already, and this does not run).
+    run = _state.of(item)
+    if run is not None:
+        check_strict(run)
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    _running.append(item)
-    _recorder.start(item)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # First, so that the other plugins (terminal, junitxml, xdist) see the
+    # section added to a failure. On the xdist controller, no test runs.
+    if not running or running[-1].item.nodeid != report.nodeid:
+        return
+    run = running[-1]
+    note_report(run, report)
+    if report.when == "teardown":
+        # Reported even when a teardown failed: put everything back for the next test.
+        running.pop()
+        _after_test(run)
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
-    # Runs around every test's teardown, whatever its outcome and whichever
-    # fixtures it used, once the fixtures have finished their own teardown.
-    try:
-        result = yield
-        check_strict(item)
-        return result
-    finally:
-        reset_class_level_stores()
-        for bus in item.config.stash.get(_buses_key, ()):
-            bus.reset()
-        _recorder.stop(item)
-        if item in _running:
-            _running.remove(item)
+def _after_test(run: RunningTest) -> None:
+    reset_class_level_stores()
+    for bus in run.item.config.stash.get(_buses_key, ()):
+        bus.reset()
+    run.finish()
+
+
+class _Classes:
+    """The classes the fixtures build their objects from.
+
+    Imported on first use, as they import messagebus; then kept, as an import
+    statement in a fixture costs each test more than building the object.
+    """
+
+    def __init__(self) -> None:
+        from messagebus import AsyncEventstreamPublisher, SyncEventstreamPublisher
+        from messagebus.service.eventstream import MessageSerializer
+
+        from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
+        from .transport import InMemoryEventstreamTransport, SyncInMemoryEventstreamTransport
+        from .uow import InMemoryUnitOfWork, SyncInMemoryUnitOfWork
+
+        self.transport = InMemoryEventstreamTransport
+        self.sync_transport = SyncInMemoryEventstreamTransport
+        self.serializer = MessageSerializer
+        self.publisher = AsyncEventstreamPublisher
+        self.sync_publisher = SyncEventstreamPublisher
+        self.eventstore = InMemoryEventstoreRepository
+        self.sync_eventstore = SyncInMemoryEventstoreRepository
+        self.uow = InMemoryUnitOfWork
+        self.sync_uow = SyncInMemoryUnitOfWork
+
+
+@functools.lru_cache(maxsize=2)
+def _classes_for(messagebus: object) -> _Classes:
+    return _Classes()
+
+
+def _classes() -> _Classes:
+    # Per import of messagebus: a test that runs pytest in-process (pytester)
+    # may import it anew.
+    messagebus = sys.modules.get("messagebus") or import_module("messagebus")
+    return _classes_for(messagebus)
 
 
 @pytest.fixture
@@ -209,38 +266,29 @@ def transport() -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransp
     The events are the serialized published messages, sent when a transaction
     of ``uow`` commits. A ``pytest_messagebus_make_transport`` hook replaces it.
     """
-    from .transport import InMemoryEventstreamTransport
-
     custom = _call_hook("pytest_messagebus_make_transport")
-    transport = InMemoryEventstreamTransport() if custom is None else custom
+    transport = _classes().transport() if custom is None else custom
     # Remembered for the report section: a failing setup has no funcargs yet.
-    note_fixture(_running[-1], "transport", transport)
+    running[-1].transports["transport"] = transport
     return transport
 
 
 @pytest.fixture
 def sync_transport() -> SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport:
     """Sync twin of ``transport``, fed by ``sync_uow``."""
-    from .transport import SyncInMemoryEventstreamTransport
-
     custom = _call_hook("pytest_messagebus_make_sync_transport")
-    transport = SyncInMemoryEventstreamTransport() if custom is None else custom
-    note_fixture(_running[-1], "sync_transport", transport)
+    transport = _classes().sync_transport() if custom is None else custom
+    running[-1].transports["sync_transport"] = transport
     return transport
-
-
-_serializer_key = pytest.StashKey[Any]()
 
 
 def _default_serializer() -> AbstractMessageSerializer:
     # One per test, shared by both publishers and the fixture.
-    item = _running[-1]
-    serializer = item.stash.get(_serializer_key, None)
+    run = running[-1]
+    serializer = run.serializer
     if serializer is None:
-        from messagebus.service.eventstream import MessageSerializer
-
         custom = _call_hook("pytest_messagebus_make_serializer")
-        serializer = item.stash[_serializer_key] = MessageSerializer() if custom is None else custom
+        serializer = run.serializer = _classes().serializer() if custom is None else custom
     return serializer
 
 
@@ -266,14 +314,9 @@ def eventstore(transport: AsyncAbstractEventstreamTransport) -> InMemoryEventsto
     in order. It is emptied after each test. Its publisher serializes with
     ``messagebus_serializer``.
     """
-    from messagebus import AsyncEventstreamPublisher
-
-    from .eventstore import InMemoryEventstoreRepository
-
-    _recorder.start(_running[-1])
-    return InMemoryEventstoreRepository(
-        publisher=AsyncEventstreamPublisher(transport, _serializer())
-    )
+    running[-1].record()
+    classes = _classes()
+    return classes.eventstore(publisher=classes.publisher(transport, _serializer()))
 
 
 @pytest.fixture
@@ -281,14 +324,9 @@ def sync_eventstore(
     sync_transport: SyncAbstractEventstreamTransport,
 ) -> SyncInMemoryEventstoreRepository:
     """Sync twin of ``eventstore``, publishing to ``sync_transport``."""
-    from messagebus import SyncEventstreamPublisher
-
-    from .eventstore import SyncInMemoryEventstoreRepository
-
-    _recorder.start(_running[-1])
-    return SyncInMemoryEventstoreRepository(
-        publisher=SyncEventstreamPublisher(sync_transport, _serializer())
-    )
+    running[-1].record()
+    classes = _classes()
+    return classes.sync_eventstore(publisher=classes.sync_publisher(sync_transport, _serializer()))
 
 
 @pytest.fixture
@@ -323,29 +361,25 @@ def uow(eventstore: InMemoryEventstoreRepository) -> InMemoryUnitOfWork:
     repositories' class-level stores as they were when the transaction began.
     A ``pytest_messagebus_make_uow`` hook builds another unit of work instead.
     """
-    from .uow import InMemoryUnitOfWork
-
     repositories = _repositories("messagebus_repositories")
     custom = _call_hook(
         "pytest_messagebus_make_uow", eventstore=eventstore, repositories=repositories
     )
     if custom is not None:
         return custom  # type: ignore[no-any-return]
-    return InMemoryUnitOfWork(eventstore=eventstore, **repositories)
+    return _classes().uow(eventstore=eventstore, **repositories)
 
 
 @pytest.fixture
 def sync_uow(sync_eventstore: SyncInMemoryEventstoreRepository) -> SyncInMemoryUnitOfWork:
     """Sync twin of ``uow``, over ``sync_eventstore`` and ``messagebus_sync_repositories``."""
-    from .uow import SyncInMemoryUnitOfWork
-
     repositories = _repositories("messagebus_sync_repositories")
     custom = _call_hook(
         "pytest_messagebus_make_sync_uow", eventstore=sync_eventstore, repositories=repositories
     )
     if custom is not None:
         return custom  # type: ignore[no-any-return]
-    return SyncInMemoryUnitOfWork(eventstore=sync_eventstore, **repositories)
+    return _classes().sync_uow(eventstore=sync_eventstore, **repositories)
 
 
 @pytest.fixture
@@ -378,11 +412,11 @@ def _session_bus(flavour: Literal["async", "sync"], dependencies: str) -> Any:
 
     def dependencies_of() -> Mapping[str, type[Any]]:
         # Outside a test (a session fixture's teardown), there are none.
-        if not _running:
+        if not running:
             return _NO_DEPENDENCIES
         return _overridable(dependencies, lambda: _NO_DEPENDENCIES)
 
-    config = _running[-1].config
+    config = running[-1].item.config
     bus = make_bus(config, flavour, dependencies_of)
     config.stash.setdefault(_buses_key, []).append(bus)
     return bus
@@ -426,6 +460,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     from ._render import restore_verbosity
 
     restore_verbosity()
+    # Tests whose teardown was never reported (the session was interrupted).
+    for run in [run for run in running if run.item.config is config]:
+        running.remove(run)
+        run.finish()
     _recorder.uninstall()
 
 
@@ -438,12 +476,3 @@ def pytest_assertrepr_compare(
     from .assertions import explain_equality
 
     return explain_equality(left, right, config.get_verbosity())
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    after_report(item, report)
-    return report

@@ -13,6 +13,7 @@ from messagebus import (
 )
 
 from ._compat import (
+    STORE_ATTRIBUTE,
     AsyncAbstractMessageStoreRepository,
     SyncAbstractMessageStoreRepository,
 )
@@ -23,24 +24,22 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 
-class _TransactionSnapshot:
+class _TransactionSnapshot(StoreTransaction):
     """What a rollback puts back: class-level stores, pending models, stream buffer."""
 
-    __slots__ = ("_seen", "_store", "_stores", "_stream_buffer")
+    __slots__ = ("_seen", "_store", "_stream_buffer")
 
     def __init__(self, store: Any, repositories: Iterator[Any]) -> None:
-        self._stores = StoreTransaction()
+        super().__init__()
         self._store = store
         self._stream_buffer = list(getattr(store, "stream_buffer", ()))
         self._seen: list[tuple[MutableSequence[Any], list[Any], list[ObjectState]]] = [
-            (repo.seen, list(repo.seen), snapshot_objects(repo.seen)) for repo in repositories
+            (repo.seen, list(repo.seen), snapshot_objects(repo.seen) if repo.seen else [])
+            for repo in repositories
         ]
 
-    def commit(self) -> None:
-        self._stores.commit()
-
     def rollback(self) -> None:
-        self._stores.rollback()
+        super().rollback()
         for seen, saved, states in self._seen:
             kept = {id(model) for model in saved}
             for model in seen:
@@ -66,6 +65,9 @@ class _InMemoryUnitOfWorkBase:
     _store_base: type
     _default_store: Callable[[], Any]
     _iter_repositories: Callable[[], Iterator[Any]]
+    # The message store, under both its names (see _store_alias).
+    eventstore: Any
+    messagestore: Any
 
     def __init__(
         self,
@@ -88,7 +90,9 @@ class _InMemoryUnitOfWorkBase:
                 f"{cls_name}(eventstore=...) expects a {self._flavour} message store "
                 f"(an instance of {self._store_base.__name__}), got {_describe(store)}."
             )
-        self._messagestore = store
+        # messagebus reads the store several times per message: a plain
+        # attribute under its name, an alias (property) under the other.
+        self.__dict__[STORE_ATTRIBUTE] = store
         self._transaction: _TransactionSnapshot | None = None
         for name, repository in repositories.items():
             self._check_repository(name, repository)
@@ -123,28 +127,12 @@ class _InMemoryUnitOfWorkBase:
             f"{self._repository_base.__name__}), got {_describe(repository)}.{hint}"
         )
 
-    @property
-    def messagestore(self) -> Any:
-        """The message store (messagebus 0.13+ name)."""
-        return self._messagestore
-
-    @messagestore.setter
-    def messagestore(self, store: Any) -> None:
-        self._messagestore = store
-
-    @property
-    def eventstore(self) -> Any:
-        """The message store (messagebus 0.12 name)."""
-        return self._messagestore
-
-    @eventstore.setter
-    def eventstore(self, store: Any) -> None:
-        self._messagestore = store
-
     def _begin(self) -> None:
         if self._transaction is not None:
             self._transaction.commit()
-        self._transaction = _TransactionSnapshot(self._messagestore, self._iter_repositories())
+        self._transaction = _TransactionSnapshot(
+            self.__dict__[STORE_ATTRIBUTE], self._iter_repositories()
+        )
 
     def _finish(self, *, keep: bool) -> None:
         transaction, self._transaction = self._transaction, None
@@ -154,6 +142,23 @@ class _InMemoryUnitOfWorkBase:
             transaction.commit()
         else:
             transaction.rollback()
+
+
+def _store_alias(name: str) -> property:
+    def get(uow: Any) -> Any:
+        return getattr(uow, STORE_ATTRIBUTE)
+
+    def set_(uow: Any, store: Any) -> None:
+        setattr(uow, STORE_ATTRIBUTE, store)
+
+    return property(get, set_, doc=f"The message store, under its name in messagebus {name}.")
+
+
+# The store's name in the other messagebus versions: eventstore (0.12) or messagestore (0.13+).
+if STORE_ATTRIBUTE == "messagestore":
+    _InMemoryUnitOfWorkBase.eventstore = _store_alias("0.12")
+else:
+    _InMemoryUnitOfWorkBase.messagestore = _store_alias("0.13+")
 
 
 def _describe(value: Any) -> str:
