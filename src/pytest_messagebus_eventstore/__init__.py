@@ -6,6 +6,7 @@ not make every pytest run import messagebus.
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -63,3 +64,25 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+def _import_without_assertion_rewriting() -> None:
+    """Let Python import this package's modules, rather than pytest's assertion rewriter.
+
+    pytest marks every module of a pytest11 plugin's distribution for assertion
+    rewriting, and loads each rewritten module from its cache object by object
+    (a file read per object). For this package, whose modules have no assert
+    to rewrite, that doubled what the plugin costs a session at start-up.
+    pytest offers no public way to opt out: without the private names looked
+    for here, the modules are only imported the slower way. The modules that
+    pytest itself imports as plugins say PYTEST_DONT_REWRITE in their docstring.
+    """
+    for finder in sys.meta_path:
+        marked = getattr(finder, "_must_rewrite", None)
+        cache = getattr(finder, "_marked_for_rewrite_cache", None)
+        if isinstance(marked, set) and isinstance(cache, dict):
+            marked.discard(__name__)
+            cache.clear()
+
+
+_import_without_assertion_rewriting()
