@@ -30,6 +30,7 @@ class RunningTest:
         "call_passed",
         "hooks",
         "item",
+        "nodeid",
         "overridden",
         "recorder",
         "serializer",
@@ -38,6 +39,8 @@ class RunningTest:
 
     def __init__(self, item: pytest.Item) -> None:
         self.item = item
+        # Read once: reports name their test by it, three times per test.
+        self.nodeid = item.nodeid
         # None until messagebus is imported, which may happen during the setup.
         self.recorder: Recorder | None = _recorder.start()
         self.call_passed = False

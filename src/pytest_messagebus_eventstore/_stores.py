@@ -128,8 +128,7 @@ class _StoreSnapshot:
     def __init__(self, container: Any) -> None:
         self.contents = _copy_container(container)
         values = self.contents.values() if isinstance(self.contents, dict) else self.contents
-        # Most stores are empty when a transaction first reads them.
-        self.objects = snapshot_objects(values) if values else []
+        self.objects = snapshot_objects(values)
 
     def restore(self, container: Any) -> None:
         _restore_container(container, self.contents)
@@ -214,12 +213,14 @@ class StoreTransaction:
     __slots__ = ("_snapshots", "is_open")
 
     def __init__(self) -> None:
-        self._snapshots: dict[ClassLevelStore[Any], _StoreSnapshot] = {}
+        # None for a store that was empty: most are, when first read.
+        self._snapshots: dict[ClassLevelStore[Any], _StoreSnapshot | None] = {}
         self.is_open = True
         _open_transactions.append(self)
 
     def capture(self, store: ClassLevelStore[Any]) -> None:
-        self._snapshots[store] = _StoreSnapshot(store.container)
+        container = store.container
+        self._snapshots[store] = _StoreSnapshot(container) if container else None
 
     def close(self) -> None:
         """Stop capturing, keeping what the stores hold now."""
@@ -234,4 +235,7 @@ class StoreTransaction:
         snapshots = self._snapshots
         self.close()
         for store, snapshot in snapshots.items():
-            snapshot.restore(store.container)
+            if snapshot is None:
+                store.container.clear()
+            else:
+                snapshot.restore(store.container)

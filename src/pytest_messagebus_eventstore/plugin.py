@@ -150,6 +150,10 @@ def _overridable(name: str, default: Callable[[], _T]) -> _T:
 _NO_DEPENDENCIES: Mapping[str, type[Any]] = MappingProxyType({})
 
 
+def _no_dependencies() -> Mapping[str, type[Any]]:
+    return _NO_DEPENDENCIES
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "messagebus_scan",
@@ -204,7 +208,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # First, so that the other plugins (terminal, junitxml, xdist) see the
     # section added to a failure. On the xdist controller, no test runs.
-    if not running or running[-1].item.nodeid != report.nodeid:
+    if not running or running[-1].nodeid != report.nodeid:
         return
     run = running[-1]
     note_report(run, report)
@@ -414,7 +418,7 @@ def _session_bus(flavour: Literal["async", "sync"], dependencies: str) -> Any:
         # Outside a test (a session fixture's teardown), there are none.
         if not running:
             return _NO_DEPENDENCIES
-        return _overridable(dependencies, lambda: _NO_DEPENDENCIES)
+        return _overridable(dependencies, _no_dependencies)
 
     config = running[-1].item.config
     bus = make_bus(config, flavour, dependencies_of)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, MutableSequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from messagebus import (
     AsyncAbstractRepository,
@@ -64,7 +64,8 @@ class _InMemoryUnitOfWorkBase:
     _other_uow_name: str
     _store_base: type
     _default_store: Callable[[], Any]
-    _iter_repositories: Callable[[], Iterator[Any]]
+    # Whether instances of a type are repositories of this flavour, by type.
+    _repository_types: ClassVar[dict[type, bool]]
     # The message store, under both its names (see _store_alias).
     eventstore: Any
     messagestore: Any
@@ -110,7 +111,7 @@ class _InMemoryUnitOfWorkBase:
                 f"{cls_name}({name}=...) clashes with {cls_name}.{name}; give the "
                 "repository another name."
             )
-        if isinstance(repository, self._repository_base):
+        if self._is_repository(repository):
             return
         if isinstance(repository, self._other_repository_base):
             raise TypeError(
@@ -126,6 +127,24 @@ class _InMemoryUnitOfWorkBase:
             f"{cls_name}({name}=...) expects a repository (an instance of "
             f"{self._repository_base.__name__}), got {_describe(repository)}.{hint}"
         )
+
+    def _is_repository(self, member: Any) -> bool:
+        # isinstance against an abstract class is a Python call; messagebus
+        # asks it of every attribute after every message, so a type's answer
+        # is kept (unless the object claims another class than its type).
+        kind = type(member)
+        found = self._repository_types.get(kind)
+        if found is None:
+            found = isinstance(member, self._repository_base)
+            if member.__class__ is kind:
+                self._repository_types[kind] = found
+        return found
+
+    def _iter_repositories(self) -> Iterator[Any]:
+        """The repositories among the attributes, as messagebus finds them."""
+        for member in list(self.__dict__.values()):
+            if self._is_repository(member):
+                yield member
 
     def _begin(self) -> None:
         if self._transaction is not None:
@@ -184,6 +203,7 @@ class InMemoryUnitOfWork(_InMemoryUnitOfWorkBase, AsyncAbstractUnitOfWork):  # t
     _flavour = "async"
     _other_flavour = "sync"
     _repository_base = AsyncAbstractRepository
+    _repository_types: ClassVar[dict[type, bool]] = {}
     _other_repository_base = SyncAbstractRepository
     _other_uow_name = "SyncInMemoryUnitOfWork"
     _store_base = AsyncAbstractMessageStoreRepository
@@ -220,6 +240,7 @@ class SyncInMemoryUnitOfWork(_InMemoryUnitOfWorkBase, SyncAbstractUnitOfWork):  
     _flavour = "sync"
     _other_flavour = "async"
     _repository_base = SyncAbstractRepository
+    _repository_types: ClassVar[dict[type, bool]] = {}
     _other_repository_base = AsyncAbstractRepository
     _other_uow_name = "InMemoryUnitOfWork"
     _store_base = SyncAbstractMessageStoreRepository
