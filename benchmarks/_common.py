@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -79,3 +82,26 @@ def run_pytest(project: Path, *args: str, expect_passed: int | None = None) -> T
 
 def median_ms(times: list[float]) -> float:
     return statistics.median(times) * 1000
+
+
+def count_instructions(project: Path, *args: str) -> int:
+    """The instructions one ``pytest`` run executes, counted by valgrind's callgrind.
+
+    Unlike times, the count does not change with what else the machine is
+    doing. The hash seed is fixed so that two runs of the same code agree.
+    """
+    if shutil.which("valgrind") is None:
+        sys.exit("--instructions needs valgrind (Debian package valgrind)")
+    env = {**ENV, "PYTHONHASHSEED": "0"}
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            *("valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/callgrind.out"),
+            *(sys.executable, "-m", "pytest", "-q", *QUIET, *args),
+        ]
+        result = subprocess.run(
+            command, cwd=project, env=env, capture_output=True, text=True, check=False
+        )
+    found = re.search(r"Collected : (\d+)", result.stderr)
+    if result.returncode != 0 or found is None:
+        sys.exit(f"valgrind failed in {project}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return int(found.group(1))

@@ -16,6 +16,11 @@ messagebus_repositories fixture instead, which costs one more fixture per test.
 With --same-isolation, the hand-written suite also gets a fresh bus per test
 and a repositories fixture: the ratio then shows what the plugin's own code
 costs, apart from the price of those two fixtures.
+
+With --instructions, each suite also runs once under valgrind's callgrind,
+and the ratio of the instructions they execute is printed: slow (minutes),
+but the same on a quiet machine and on a busy one, where the median of the
+timed rounds can drift by more than the margin it is compared with.
 """
 
 from __future__ import annotations
@@ -26,7 +31,15 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from _common import NO_PLUGIN, Timing, machine, median_ms, run_pytest, versions
+from _common import (
+    NO_PLUGIN,
+    Timing,
+    count_instructions,
+    machine,
+    median_ms,
+    run_pytest,
+    versions,
+)
 
 TARGET = 1.05
 TESTS_PER_FILE = 50
@@ -316,6 +329,11 @@ def main() -> None:
         action="store_true",
         help="give the plugin suite its repositories by a fixture override, not the hook",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count the instructions of one run of each suite (needs valgrind)",
+    )
     options = parser.parse_args()
     handwritten_conftest = _replaced(
         HANDWRITTEN_CONFTEST, SAME_ISOLATION if options.same_isolation else {}
@@ -346,6 +364,10 @@ def main() -> None:
         # Warm-up: write the bytecode caches and fill the OS page cache for both.
         for run in runs.values():
             run()
+        counts: dict[str, int] = {}
+        if options.instructions:
+            counts["plugin"] = count_instructions(plugin)
+            counts["hand-written"] = count_instructions(handwritten, *NO_PLUGIN)
         timings: dict[str, list[Timing]] = {name: [] for name in runs}
         ratios: dict[str, list[float]] = {"wall": [], "cpu": []}
         for round_ in range(options.rounds):
@@ -373,6 +395,12 @@ def main() -> None:
         print(
             f"median ratio plugin / hand-written ({kind}): {ratio:.3f} "
             f"(target <= {TARGET}: {verdict})"
+        )
+    if counts:
+        ratio = counts["plugin"] / counts["hand-written"]
+        print(
+            f"instructions: plugin {counts['plugin'] / 1e6:,.0f} M, hand-written "
+            f"{counts['hand-written'] / 1e6:,.0f} M, ratio {ratio:.3f}"
         )
 
 

@@ -88,15 +88,11 @@ def _flow(run: RunningTest) -> str | None:
     return "\n".join(lines)
 
 
-def note_report(run: RunningTest, report: pytest.TestReport) -> None:
-    """Note whether the call passed; add the section to a failed setup or call."""
-    when = report.when
-    if when == "call":
-        run.call_passed = report.outcome == "passed"
-    if report.outcome == "failed" and when != "teardown":
-        section = _flow(run)
-        if section is not None:
-            report.sections.append((SECTION_TITLE, section))
+def add_section(run: RunningTest, report: pytest.TestReport) -> None:
+    """Add what the bus did to the report of a failed setup or call."""
+    section = _flow(run)
+    if section is not None:
+        report.sections.append((SECTION_TITLE, section))
 
 
 def _strict_enabled(item: pytest.Item) -> bool:

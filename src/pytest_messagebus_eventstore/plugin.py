@@ -18,7 +18,7 @@ import pytest
 # _given and _deterministic are imported here, by Python, before pytest
 # registers them from pytest_plugins (see __init__._import_without_assertion_rewriting).
 from . import _deterministic, _given, _recorder, _state  # noqa: F401
-from ._report import check_strict, note_report
+from ._report import add_section, check_strict
 from ._state import RunningTest, running
 from ._stores import reset_class_level_stores
 
@@ -211,8 +211,12 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if not running or running[-1].nodeid != report.nodeid:
         return
     run = running[-1]
-    note_report(run, report)
-    if report.when == "teardown":
+    when = report.when
+    if when == "call":
+        run.call_passed = report.outcome == "passed"
+    if report.outcome == "failed" and when != "teardown":
+        add_section(run, report)
+    if when == "teardown":
         # Reported even when a teardown failed: put everything back for the next test.
         running.pop()
         _after_test(run)

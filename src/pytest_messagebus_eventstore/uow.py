@@ -142,8 +142,10 @@ class _InMemoryUnitOfWorkBase:
 
     def _iter_repositories(self) -> Iterator[Any]:
         """The repositories among the attributes, as messagebus finds them."""
+        known = self._repository_types
         for member in list(self.__dict__.values()):
-            if self._is_repository(member):
+            found = known.get(type(member))
+            if found or (found is None and self._is_repository(member)):
                 yield member
 
     def _begin(self) -> None:
