@@ -58,3 +58,29 @@ def test_importing_the_package_does_not_import_messagebus() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert output.strip() == "False"
+
+
+def test_modules_are_imported_by_python_not_by_the_assertion_rewriter(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest marks every module of a plugin's distribution for rewriting, and
+    # loads rewritten modules slowly; ours have no assert worth rewriting.
+    pytester.makeconftest(
+        """
+        import sys
+
+        def pytest_sessionfinish(session):
+            for name in ("plugin", "_given", "_deterministic", "_stores", "uow"):
+                module = sys.modules["pytest_messagebus_eventstore." + name]
+                print(name, "loaded by", type(module.__loader__).__name__)
+        """
+    )
+    pytester.makepyfile("def test_uses_the_store(uow): pass")
+    result = pytester.runpytest_subprocess(
+        "-s", "-p", "no:randomly", "-W", "error::pytest.PytestAssertRewriteWarning"
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [f"*{name} loaded by SourceFileLoader" for name in ("plugin", "_given", "_stores", "uow")]
+    )
+    result.stdout.no_fnmatch_line("*AssertionRewritingHook*")

@@ -103,3 +103,25 @@ def pytest_unconfigure(config):
             "add after the session is messagebus.*",
         ]
     )
+
+
+def test_an_interrupted_inner_session_gives_the_outer_test_its_recorder_back(
+    project: pytest.Pytester,
+) -> None:
+    from pytest_messagebus_eventstore import _recorder, _state
+
+    outer_test, outer_recorder = _state.running[-1], _recorder.active_recorder()
+    project.makepyfile(
+        """
+        from pytest_messagebus_eventstore import _recorder
+
+        def test_interrupted(uow):
+            assert _recorder.active_recorder() is not None
+            raise KeyboardInterrupt
+        """
+    )
+    result = project.runpytest_inprocess("-p", "no:randomly", no_reraise_ctrlc=True)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    # The inner test never reported its teardown: its session's end drops it.
+    assert _state.running[-1] is outer_test
+    assert _recorder.active_recorder() is outer_recorder

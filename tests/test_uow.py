@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, ClassVar
+from unittest.mock import Mock
 
 import pytest
 from messagebus import AsyncAbstractRepository, Metadata, Model, SyncAbstractRepository
@@ -41,12 +42,28 @@ def test_repositories_are_attributes_found_by_collect_new_events() -> None:
     assert list(uow.collect_new_events()) == [event]
 
 
+def test_an_object_claiming_a_repository_class_is_a_repository_but_not_remembered() -> None:
+    # isinstance trusts __class__, as a Mock(spec=...) sets it; the answer kept
+    # per type must not make every Mock a repository.
+    claiming = Mock(spec=ShelfRepository)
+    claiming.seen = []
+    uow = InMemoryUnitOfWork(shelves=claiming, other=ShelfRepository())
+    assert list(uow._iter_repositories()) == [claiming, uow.other]
+    assert type(claiming) not in InMemoryUnitOfWork._repository_types
+    assert InMemoryUnitOfWork._repository_types[ShelfRepository] is True
+
+
 def test_store_is_reachable_under_both_names() -> None:
     store = InMemoryEventstoreRepository()
     uow = InMemoryUnitOfWork(eventstore=store)
     assert uow.eventstore is store
     assert uow.messagestore is store
     assert InMemoryUnitOfWork(messagestore=store).eventstore is store
+    other = InMemoryEventstoreRepository()
+    uow.eventstore = other
+    assert uow.messagestore is other
+    uow.messagestore = store
+    assert uow.eventstore is store
 
 
 def test_default_store_is_a_fresh_in_memory_store_without_publisher() -> None:
