@@ -7,9 +7,9 @@ unit of work and checking the messages the store recorded and the events the
 transport sent, twice: once on the plugin's fixtures, once on a hand-written
 conftest (in-memory store with a class-level list, transport, unit of work,
 bus scanned once per session, manual clearing) run with the plugin disabled.
-Runs both with pytest in subprocesses, alternating, and prints both medians,
-the median of the per-pair ratios, and the ratio of the fastest run of each
-(in CPU time). Target: plugin / hand-written <= 1.05.
+Runs both with pytest in subprocesses, alternating, and prints both medians
+and the median of the per-pair ratios (wall and CPU time). Target: plugin /
+hand-written <= 1.05.
 
 The plugin suite gives its repositories with the pytest_messagebus_repositories
 hook, as the README does; with --repositories-fixture, it overrides the
@@ -400,16 +400,6 @@ def main() -> None:
             f"median ratio plugin / hand-written ({kind}): {ratio:.3f} "
             f"(target <= {TARGET}: {_verdict(ratio)})"
         )
-    # Other work on the machine only ever slows a run down: the fastest run of
-    # each suite is the nearest to what it costs, and steadier than a median
-    # where runs of the same suite differ by a fifth from one to the next.
-    fastest = {name: min(timing.cpu for timing in runs_of) for name, runs_of in timings.items()}
-    ratio = fastest["plugin"] / fastest["hand-written"]
-    print(
-        f"fastest runs (cpu): plugin {fastest['plugin'] * 1000:.0f} ms, hand-written "
-        f"{fastest['hand-written'] * 1000:.0f} ms, ratio {ratio:.3f} "
-        f"(target <= {TARGET}: {_verdict(ratio)})"
-    )
     if counts:
         ratio = counts["plugin"] / counts["hand-written"]
         print(
