@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 TUTORIAL_TEST = """
@@ -71,6 +73,28 @@ def test_tutorial_test_passes_in_random_order(project: pytest.Pytester) -> None:
     for seed in ("1", "2", "3"):
         result = project.runpytest("-p", "randomly", f"--randomly-seed={seed}")
         result.assert_outcomes(passed=3)
+
+
+def test_fixtures_build_from_the_classes_an_inner_run_imports(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An in-process run drops the modules it imported first when it ends; the
+    # next one imports them anew, and the fixtures must build from those, even
+    # while messagebus itself, imported before, stays.
+    import messagebus  # noqa: F401
+
+    for name in ("transport", "_classes"):
+        monkeypatch.delitem(sys.modules, f"pytest_messagebus_eventstore.{name}", raising=False)
+    project.makepyfile(
+        """
+        from pytest_messagebus_eventstore import InMemoryEventstreamTransport
+
+        def test_transport(transport):
+            assert isinstance(transport, InMemoryEventstreamTransport)
+        """
+    )
+    for _ in range(2):
+        project.runpytest_inprocess("-p", "no:randomly").assert_outcomes(passed=1)
 
 
 def test_uow_wires_eventstore_transport_and_repositories(

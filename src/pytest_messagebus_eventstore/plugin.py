@@ -6,11 +6,10 @@ has the plugin installed and never uses it does not pay for the import.
 
 from __future__ import annotations
 
-import functools
 import sys
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
@@ -229,42 +228,14 @@ def _after_test(run: RunningTest) -> None:
     run.finish()
 
 
-class _Classes:
-    """The classes the fixtures build their objects from.
-
-    Imported on first use, as they import messagebus; then kept, as an import
-    statement in a fixture costs each test more than building the object.
-    """
-
-    def __init__(self) -> None:
-        from messagebus import AsyncEventstreamPublisher, SyncEventstreamPublisher
-        from messagebus.service.eventstream import MessageSerializer
-
-        from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
-        from .transport import InMemoryEventstreamTransport, SyncInMemoryEventstreamTransport
-        from .uow import InMemoryUnitOfWork, SyncInMemoryUnitOfWork
-
-        self.transport = InMemoryEventstreamTransport
-        self.sync_transport = SyncInMemoryEventstreamTransport
-        self.serializer = MessageSerializer
-        self.publisher = AsyncEventstreamPublisher
-        self.sync_publisher = SyncEventstreamPublisher
-        self.eventstore = InMemoryEventstoreRepository
-        self.sync_eventstore = SyncInMemoryEventstoreRepository
-        self.uow = InMemoryUnitOfWork
-        self.sync_uow = SyncInMemoryUnitOfWork
+_CLASSES = "pytest_messagebus_eventstore._classes"
 
 
-@functools.lru_cache(maxsize=2)
-def _classes_for(messagebus: object) -> _Classes:
-    return _Classes()
-
-
-def _classes() -> _Classes:
-    # Per import of messagebus: a test that runs pytest in-process (pytester)
-    # may import it anew.
-    messagebus = sys.modules.get("messagebus") or import_module("messagebus")
-    return _classes_for(messagebus)
+def _classes() -> ModuleType:
+    # Looked up on each call, not kept: a test that runs pytest in-process
+    # (pytester) may import the package's modules anew, and the fixtures must
+    # build from the classes a test imports.
+    return sys.modules.get(_CLASSES) or import_module(_CLASSES)
 
 
 @pytest.fixture
@@ -275,7 +246,9 @@ def transport() -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransp
     of ``uow`` commits. A ``pytest_messagebus_make_transport`` hook replaces it.
     """
     custom = _call_hook("pytest_messagebus_make_transport")
-    transport = _classes().transport() if custom is None else custom
+    transport: InMemoryEventstreamTransport | AsyncAbstractEventstreamTransport = (
+        _classes().InMemoryEventstreamTransport() if custom is None else custom
+    )
     # Remembered for the report section: a failing setup has no funcargs yet.
     running[-1].transports["transport"] = transport
     return transport
@@ -285,7 +258,9 @@ def transport() -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransp
 def sync_transport() -> SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport:
     """Sync twin of ``transport``, fed by ``sync_uow``."""
     custom = _call_hook("pytest_messagebus_make_sync_transport")
-    transport = _classes().sync_transport() if custom is None else custom
+    transport: SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport = (
+        _classes().SyncInMemoryEventstreamTransport() if custom is None else custom
+    )
     running[-1].transports["sync_transport"] = transport
     return transport
 
@@ -296,7 +271,7 @@ def _default_serializer() -> AbstractMessageSerializer:
     serializer = run.serializer
     if serializer is None:
         custom = _call_hook("pytest_messagebus_make_serializer")
-        serializer = run.serializer = _classes().serializer() if custom is None else custom
+        serializer = run.serializer = _classes().MessageSerializer() if custom is None else custom
     return serializer
 
 
@@ -324,7 +299,10 @@ def eventstore(transport: AsyncAbstractEventstreamTransport) -> InMemoryEventsto
     """
     running[-1].record()
     classes = _classes()
-    return classes.eventstore(publisher=classes.publisher(transport, _serializer()))
+    store: InMemoryEventstoreRepository = classes.InMemoryEventstoreRepository(
+        publisher=classes.AsyncEventstreamPublisher(transport, _serializer())
+    )
+    return store
 
 
 @pytest.fixture
@@ -334,7 +312,10 @@ def sync_eventstore(
     """Sync twin of ``eventstore``, publishing to ``sync_transport``."""
     running[-1].record()
     classes = _classes()
-    return classes.sync_eventstore(publisher=classes.sync_publisher(sync_transport, _serializer()))
+    store: SyncInMemoryEventstoreRepository = classes.SyncInMemoryEventstoreRepository(
+        publisher=classes.SyncEventstreamPublisher(sync_transport, _serializer())
+    )
+    return store
 
 
 @pytest.fixture
@@ -373,9 +354,12 @@ def uow(eventstore: InMemoryEventstoreRepository) -> InMemoryUnitOfWork:
     custom = _call_hook(
         "pytest_messagebus_make_uow", eventstore=eventstore, repositories=repositories
     )
-    if custom is not None:
-        return custom  # type: ignore[no-any-return]
-    return _classes().uow(eventstore=eventstore, **repositories)
+    uow: InMemoryUnitOfWork = (
+        _classes().InMemoryUnitOfWork(eventstore=eventstore, **repositories)
+        if custom is None
+        else custom
+    )
+    return uow
 
 
 @pytest.fixture
@@ -385,9 +369,12 @@ def sync_uow(sync_eventstore: SyncInMemoryEventstoreRepository) -> SyncInMemoryU
     custom = _call_hook(
         "pytest_messagebus_make_sync_uow", eventstore=sync_eventstore, repositories=repositories
     )
-    if custom is not None:
-        return custom  # type: ignore[no-any-return]
-    return _classes().sync_uow(eventstore=sync_eventstore, **repositories)
+    uow: SyncInMemoryUnitOfWork = (
+        _classes().SyncInMemoryUnitOfWork(eventstore=sync_eventstore, **repositories)
+        if custom is None
+        else custom
+    )
+    return uow
 
 
 @pytest.fixture
