@@ -342,6 +342,15 @@ def _repositories(fixture: str) -> Mapping[str, Any]:
     return _overridable(fixture, lambda: _merged_repositories(fixture))
 
 
+def _unit_of_work(repositories_fixture: str, make_hook: str, default: str, store: Any) -> Any:
+    """What a ``make_uow`` hook builds over ``store``, else the in-memory class ``default``."""
+    repositories = _repositories(repositories_fixture)
+    custom = _call_hook(make_hook, eventstore=store, repositories=repositories)
+    if custom is not None:
+        return custom
+    return getattr(_classes(), default)(eventstore=store, **repositories)
+
+
 @pytest.fixture
 def uow(eventstore: InMemoryEventstoreRepository) -> InMemoryUnitOfWork:
     """An ``InMemoryUnitOfWork`` over ``eventstore`` and ``messagebus_repositories``.
@@ -350,31 +359,22 @@ def uow(eventstore: InMemoryEventstoreRepository) -> InMemoryUnitOfWork:
     repositories' class-level stores as they were when the transaction began.
     A ``pytest_messagebus_make_uow`` hook builds another unit of work instead.
     """
-    repositories = _repositories("messagebus_repositories")
-    custom = _call_hook(
-        "pytest_messagebus_make_uow", eventstore=eventstore, repositories=repositories
+    unit_of_work: InMemoryUnitOfWork = _unit_of_work(
+        "messagebus_repositories", "pytest_messagebus_make_uow", "InMemoryUnitOfWork", eventstore
     )
-    uow: InMemoryUnitOfWork = (
-        _classes().InMemoryUnitOfWork(eventstore=eventstore, **repositories)
-        if custom is None
-        else custom
-    )
-    return uow
+    return unit_of_work
 
 
 @pytest.fixture
 def sync_uow(sync_eventstore: SyncInMemoryEventstoreRepository) -> SyncInMemoryUnitOfWork:
     """Sync twin of ``uow``, over ``sync_eventstore`` and ``messagebus_sync_repositories``."""
-    repositories = _repositories("messagebus_sync_repositories")
-    custom = _call_hook(
-        "pytest_messagebus_make_sync_uow", eventstore=sync_eventstore, repositories=repositories
+    unit_of_work: SyncInMemoryUnitOfWork = _unit_of_work(
+        "messagebus_sync_repositories",
+        "pytest_messagebus_make_sync_uow",
+        "SyncInMemoryUnitOfWork",
+        sync_eventstore,
     )
-    uow: SyncInMemoryUnitOfWork = (
-        _classes().SyncInMemoryUnitOfWork(eventstore=sync_eventstore, **repositories)
-        if custom is None
-        else custom
-    )
-    return uow
+    return unit_of_work
 
 
 @pytest.fixture
