@@ -28,7 +28,6 @@ class RunningTest:
 
     __slots__ = (
         "call_passed",
-        "hooks",
         "item",
         "nodeid",
         "overridden",
@@ -49,7 +48,6 @@ class RunningTest:
         # Set on first use.
         self.serializer: AbstractMessageSerializer | None = None
         self.overridden: frozenset[str] | None = None
-        self.hooks: Any = None
 
     def record(self) -> Recorder | None:
         """The test's recorder; started now if messagebus was imported since the setup."""

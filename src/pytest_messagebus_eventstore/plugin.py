@@ -70,14 +70,10 @@ def _call_hook(name: str, **kwargs: Any) -> Any:
     # applies to the tests of its directory only. ``item.ihook`` looks up the
     # item's conftests on every access: once per file, as the tests of a file
     # share their conftests.
-    hooks = run.hooks
+    by_path = config.stash.setdefault(_hooks_key, {})
+    hooks = by_path.get(run.item.path)
     if hooks is None:
-        by_path = config.stash.setdefault(_hooks_key, {})
-        path = run.item.path
-        hooks = by_path.get(path)
-        if hooks is None:
-            hooks = by_path[path] = run.item.ihook
-        run.hooks = hooks
+        hooks = by_path[run.item.path] = run.item.ihook
     return getattr(hooks, name)(config=config, **kwargs)
 
 
