@@ -168,3 +168,18 @@ def test_marker_and_ini_option_are_documented(pytester: pytest.Pytester) -> None
     )
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*messagebus_deterministic (bool):*"])
+
+
+def test_fixture_listing_shows_no_empty_section(pytester: pytest.Pytester) -> None:
+    # The numbering fixture is private: listed with -v only, under the plugin's section.
+    result = pytester.runpytest("--fixtures")
+    result.stdout.no_fnmatch_line("*fixtures defined from *_deterministic*")
+    result.stdout.no_fnmatch_line("_messagebus_deterministic*")
+    result = pytester.runpytest("--fixtures", "-v")
+    result.stdout.fnmatch_lines(
+        [
+            "*fixtures defined from pytest_messagebus_eventstore.plugin*",
+            "*_messagebus_deterministic -- *",
+            "*Numbers the messages of a ``messagebus_deterministic`` test.",
+        ]
+    )

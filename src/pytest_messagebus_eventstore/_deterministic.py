@@ -10,9 +10,8 @@ The values are assigned when the store records the message (the recorder's
 ``before_add`` callbacks), not by patching the id factory: on messagebus 0.12
 the factory is bound into each message class when it is defined. Messages
 outlive the test when they are module constants, so their own values are put
-back at teardown.
-
-PYTEST_DONT_REWRITE: imported by Python before pytest registers it as a plugin.
+back at teardown. The plugin module registers the marker, the ini option, the
+hook and the fixture (:data:`FIXTURE`).
 """
 
 from __future__ import annotations
@@ -35,24 +34,20 @@ START = datetime(2000, 1, 1)
 _enabled_key = pytest.StashKey[bool]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini(
-        INI,
-        type="bool",
-        default=False,
-        help="messagebus: give every message of every test sequential ids "
-        "(lastuuid.dummies.uuidgen(1), (2), ...) and timestamps from 2000-01-01, "
-        "as the messagebus_deterministic marker does.",
-    )
+INI_HELP = (
+    "messagebus: give every message of every test sequential ids "
+    "(lastuuid.dummies.uuidgen(1), (2), ...) and timestamps from 2000-01-01, "
+    "as the messagebus_deterministic marker does."
+)
+MARKER_HELP = (
+    f"{MARKER}: give the messages recorded during the test the ids "
+    "lastuuid.dummies.uuidgen(1), (2), ... and the timestamps 2000-01-01 00:00:00 "
+    "+ 0 ms, 1 ms, ..., in recording order, from 1 again after a given phase."
+)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        f"{MARKER}: give the messages recorded during the test the ids "
-        "lastuuid.dummies.uuidgen(1), (2), ... and the timestamps 2000-01-01 00:00:00 "
-        "+ 0 ms, 1 ms, ..., in recording order, from 1 again after a given phase.",
-    )
+def configure(config: pytest.Config) -> None:
+    """Read the ini option; a value that is not a boolean is a usage error."""
     try:
         config.stash[_enabled_key] = config.getini(INI)
     except (ValueError, pytest.UsageError) as exc:  # pytest < 9 raises ValueError
@@ -61,8 +56,8 @@ def pytest_configure(config: pytest.Config) -> None:
         ) from None
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def add_numbering_fixture(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give the fixture that numbers messages to each test whose messages are numbered."""
     if config.stash[_enabled_key]:
         marked = [item for item in items if isinstance(item, pytest.Function)]
     else:
@@ -125,13 +120,12 @@ def restart_numbering() -> None:
                 callback.restart()
 
 
-@pytest.fixture
-def _messagebus_deterministic(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Numbers the messages of a ``messagebus_deterministic`` test."""
+def numbered(item: pytest.Item) -> Iterator[None]:
+    """Number the messages recorded while the generator is suspended (the test)."""
     # The recorder wraps the stores once messagebus is imported; make sure it is.
     import messagebus  # noqa: F401
 
-    run = _state.of(request.node)
+    run = _state.of(item)
     recorder = run.record() if run is not None else None
     assert recorder is not None
     numbering = Numbering()

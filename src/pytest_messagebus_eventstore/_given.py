@@ -9,8 +9,7 @@ keep the arranged state.
 
 Only the tests carrying the marker get the phase's fixture added to their
 fixture list, so other tests do not pay for it, not even for an event loop.
-
-PYTEST_DONT_REWRITE: imported by Python before pytest registers it as a plugin.
+The plugin module registers the marker, the hook and the fixtures.
 """
 
 from __future__ import annotations
@@ -45,18 +44,16 @@ _SYNC_NAMES = frozenset(
 _SCAN_INI = {"async": "messagebus_scan", "sync": "messagebus_sync_scan"}
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        f"{MARKER}(*commands): before the test, handle the commands with `bus` in one "
-        "committed transaction of `uow` (`sync_bus`/`sync_uow` for a test using only "
-        "sync fixtures), then forget the messages and events they produced. Markers "
-        "on the module, class and function add up, in that order.",
-    )
+MARKER_HELP = (
+    f"{MARKER}(*commands): before the test, handle the commands with `bus` in one "
+    "committed transaction of `uow` (`sync_bus`/`sync_uow` for a test using only "
+    "sync fixtures), then forget the messages and events they produced. Markers "
+    "on the module, class and function add up, in that order."
+)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def add_phase_fixtures(items: list[pytest.Item]) -> None:
+    """Give each test marked with ``messagebus_given`` the fixture of its phase."""
     for item in functions_marked(items, MARKER):
         names = set(item.fixturenames)
         flavour = "sync" if names & _SYNC_NAMES and not names & _ASYNC_NAMES else "async"

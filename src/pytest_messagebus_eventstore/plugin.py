@@ -14,15 +14,22 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
 
-# _given and _deterministic are imported here, by Python, before pytest
-# registers them from pytest_plugins (see __init__._import_without_assertion_rewriting).
-from . import _deterministic, _given, _recorder, _state  # noqa: F401
+from . import _deterministic, _given, _recorder, _state
+
+# The fixtures of the given phase, registered with this module's: each module
+# registered as a plugin costs the start-up of every session a scan of its names.
+from ._given import (  # noqa: F401
+    _messagebus_given_phase,
+    _messagebus_sync_given_phase,
+    messagebus_given,
+    messagebus_sync_given,
+)
 from ._report import add_section, check_strict
 from ._state import RunningTest, running
 from ._stores import reset_class_level_stores
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from messagebus import (
         AbstractMessageSerializer,
@@ -41,12 +48,6 @@ if TYPE_CHECKING:
         SyncInMemoryEventstreamTransport,
     )
     from .uow import InMemoryUnitOfWork, SyncInMemoryUnitOfWork
-
-# The given phase and deterministic ids live in their own plugin modules.
-pytest_plugins = [
-    "pytest_messagebus_eventstore._given",
-    "pytest_messagebus_eventstore._deterministic",
-]
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -170,6 +171,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="messagebus: in every passing test, each recorded message and streamed "
         "event must be checked by assert_messages (true/false, default false).",
     )
+    parser.addini(_deterministic.INI, type="bool", default=False, help=_deterministic.INI_HELP)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -413,6 +415,12 @@ def _session_bus(flavour: Literal["async", "sync"], dependencies: str) -> Any:
     return bus
 
 
+@pytest.fixture
+def _messagebus_deterministic(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Numbers the messages of a ``messagebus_deterministic`` test."""
+    yield from _deterministic.numbered(request.node)
+
+
 @pytest.fixture(scope="session")
 def bus() -> AsyncMessageBus[Any]:
     """An ``AsyncMessageBus`` with the async handlers of the ``messagebus_scan`` modules.
@@ -443,8 +451,18 @@ def pytest_configure(config: pytest.Config) -> None:
         "it streams must be checked by assert_messages, or the test errors at teardown. "
         "messagebus_strict(False) opts a test out of the messagebus_strict ini option.",
     )
+    config.addinivalue_line("markers", _given.MARKER_HELP)
+    config.addinivalue_line("markers", _deterministic.MARKER_HELP)
     configure_strict(config)
+    _deterministic.configure(config)
     set_verbosity(config.get_verbosity())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Last, so that the tests other plugins add or deselect are accounted for.
+    _given.add_phase_fixtures(items)
+    _deterministic.add_numbering_fixture(config, items)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
