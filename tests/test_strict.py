@@ -117,6 +117,53 @@ async def test_without_bus():
     )
 
 
+def test_marker_applied_while_the_test_runs(project: pytest.Pytester) -> None:
+    # Markers are looked up at collection; a test may still mark itself.
+    project.makepyfile(
+        test_applied=HEADER
+        + """
+async def test_marks_itself(request, bus, uow, eventstore):
+    request.applymarker(pytest.mark.messagebus_strict)
+    await register(bus, uow)
+
+@pytest.fixture
+def strict(request):
+    request.applymarker(pytest.mark.messagebus_strict(True))
+
+async def test_marked_by_a_fixture(strict, bus, uow, eventstore):
+    await register(bus, uow)
+"""
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at teardown of test_marks_itself _*",
+            "messagebus strict mode: 3 recorded item(s) not checked by assert_messages:",
+            "*_ ERROR at teardown of test_marked_by_a_fixture _*",
+        ]
+    )
+
+
+def test_opt_out_applied_while_the_test_runs(project: pytest.Pytester) -> None:
+    strict_ini(project, "true")
+    project.makepyfile(
+        test_applied=HEADER
+        + """
+async def test_opts_itself_out(request, bus, uow, eventstore):
+    request.applymarker(pytest.mark.messagebus_strict(False))
+    await register(bus, uow)
+
+async def test_strict(bus, uow, eventstore):
+    await register(bus, uow)
+"""
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*_ ERROR at teardown of test_strict _*"])
+    result.stdout.no_fnmatch_line("*ERROR at teardown of test_opts_itself_out*")
+
+
 def test_invalid_ini_value_is_a_usage_error(project: pytest.Pytester) -> None:
     strict_ini(project, "maybe")
     project.makepyfile("def test_nothing(): pass")

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import _recorder, _state
-from ._markers import functions_marked
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -56,12 +55,12 @@ def configure(config: pytest.Config) -> None:
         ) from None
 
 
-def add_numbering_fixture(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give the fixture that numbers messages to each test whose messages are numbered."""
+def add_numbering_fixture(
+    config: pytest.Config, items: list[pytest.Item], marked: list[pytest.Function]
+) -> None:
+    """Give the fixture that numbers messages to the marked tests, or to all with the ini option."""
     if config.stash[_enabled_key]:
         marked = [item for item in items if isinstance(item, pytest.Function)]
-    else:
-        marked = functions_marked(items, MARKER)
     for item in marked:
         # First, so that messages handled by the test's other fixtures count too.
         item.fixturenames = [FIXTURE, *item.fixturenames]

@@ -21,7 +21,6 @@ import pytest
 import pytest_asyncio
 
 from . import _recorder
-from ._markers import functions_marked
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -52,9 +51,9 @@ MARKER_HELP = (
 )
 
 
-def add_phase_fixtures(items: list[pytest.Item]) -> None:
+def add_phase_fixtures(marked: list[pytest.Function]) -> None:
     """Give each test marked with ``messagebus_given`` the fixture of its phase."""
-    for item in functions_marked(items, MARKER):
+    for item in marked:
         names = set(item.fixturenames)
         flavour = "sync" if names & _SYNC_NAMES and not names & _ASYNC_NAMES else "async"
         # A new list: parametrized siblings share the old one and may be unmarked.

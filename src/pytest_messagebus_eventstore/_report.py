@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._markers import closest_marker
+from ._markers import has_own_marker
 
 if TYPE_CHECKING:
     from ._state import RunningTest
@@ -18,18 +18,37 @@ SECTION_TITLE = "messagebus eventstore"
 _TRANSPORT_FIXTURES = ("transport", "sync_transport")
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
-_strict_key = pytest.StashKey[bool]()
-_OPT_OUT = "@pytest.mark.messagebus_strict(False)"
+STRICT_MARKER = "messagebus_strict"
+_OPT_OUT = f"@pytest.mark.{STRICT_MARKER}(False)"
+
+
+class _Strictness:
+    """The ini option, and the tests that were marked when they were collected."""
+
+    __slots__ = ("default", "marked")
+
+    def __init__(self, default: bool) -> None:
+        self.default = default
+        self.marked: set[int] = set()
+
+
+_strict_key = pytest.StashKey[_Strictness]()
 
 
 def configure_strict(config: pytest.Config) -> None:
-    value = str(config.getini("messagebus_strict")).strip().lower()
+    value = str(config.getini(STRICT_MARKER)).strip().lower()
     if value not in (*_TRUE, *_FALSE):
         raise pytest.UsageError(
-            f"messagebus_strict = {config.getini('messagebus_strict')!r} is not a boolean; "
+            f"{STRICT_MARKER} = {config.getini(STRICT_MARKER)!r} is not a boolean; "
             f"use one of: {', '.join(_TRUE)} / {', '.join(_FALSE)}"
         )
-    config.stash[_strict_key] = value in _TRUE
+    config.stash[_strict_key] = _Strictness(value in _TRUE)
+
+
+def note_strict_markers(config: pytest.Config, marked: list[pytest.Function]) -> None:
+    """Remember the tests that carry the strict marker, or whose class or module does."""
+    # By identity: hashing a node is a Python call, and the items live as long as the session.
+    config.stash[_strict_key].marked = {id(item) for item in marked}
 
 
 def _transports(run: RunningTest) -> list[tuple[str, Any]]:
@@ -97,9 +116,17 @@ def add_section(run: RunningTest, report: pytest.TestReport) -> None:
 
 def _strict_enabled(item: pytest.Item) -> bool:
     __tracebackhide__ = True
-    marker = closest_marker(item, "messagebus_strict")
+    strictness = item.config.stash.get(_strict_key, None)
+    if strictness is None:
+        return False
+    # Looking for the marker on every node above the test costs more than the
+    # rest of the check: it was done at collection. A test can still mark
+    # itself while it runs (request.applymarker).
+    if id(item) not in strictness.marked and not has_own_marker(item, STRICT_MARKER):
+        return strictness.default
+    marker = item.get_closest_marker(STRICT_MARKER)
     if marker is None:
-        return item.config.stash.get(_strict_key, False)
+        return strictness.default
     if len(marker.args) > 1 or set(marker.kwargs) - {"enabled"}:
         pytest.fail(
             "@pytest.mark.messagebus_strict takes one argument, enabled (True or False)",

@@ -24,7 +24,8 @@ from ._given import (  # noqa: F401
     messagebus_given,
     messagebus_sync_given,
 )
-from ._report import add_section, check_strict
+from ._markers import marked_functions
+from ._report import STRICT_MARKER, add_section, check_strict, note_strict_markers
 from ._state import RunningTest, running
 from ._stores import reset_class_level_stores
 
@@ -461,8 +462,10 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Last, so that the tests other plugins add or deselect are accounted for.
-    _given.add_phase_fixtures(items)
-    _deterministic.add_numbering_fixture(config, items)
+    marked = marked_functions(items, (_given.MARKER, _deterministic.MARKER, STRICT_MARKER))
+    _given.add_phase_fixtures(marked[_given.MARKER])
+    _deterministic.add_numbering_fixture(config, items, marked[_deterministic.MARKER])
+    note_strict_markers(config, marked[STRICT_MARKER])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
