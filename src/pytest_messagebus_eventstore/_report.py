@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._markers import has_own_marker
+from ._state import plugin_state_key
 
 if TYPE_CHECKING:
     from ._state import RunningTest
@@ -19,20 +20,12 @@ _TRANSPORT_FIXTURES = ("transport", "sync_transport")
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 STRICT_MARKER = "messagebus_strict"
+STRICT_MARKER_HELP = (
+    f"{STRICT_MARKER}(enabled=True): every message the test records and every event "
+    "it streams must be checked by assert_messages, or the test errors at teardown. "
+    f"{STRICT_MARKER}(False) opts a test out of the {STRICT_MARKER} ini option."
+)
 _OPT_OUT = f"@pytest.mark.{STRICT_MARKER}(False)"
-
-
-class _Strictness:
-    """The ini option, and the tests that were marked when they were collected."""
-
-    __slots__ = ("default", "marked")
-
-    def __init__(self, default: bool) -> None:
-        self.default = default
-        self.marked: set[int] = set()
-
-
-_strict_key = pytest.StashKey[_Strictness]()
 
 
 def configure_strict(config: pytest.Config) -> None:
@@ -42,13 +35,13 @@ def configure_strict(config: pytest.Config) -> None:
             f"{STRICT_MARKER} = {config.getini(STRICT_MARKER)!r} is not a boolean; "
             f"use one of: {', '.join(_TRUE)} / {', '.join(_FALSE)}"
         )
-    config.stash[_strict_key] = _Strictness(value in _TRUE)
+    config.stash[plugin_state_key].strict_by_default = value in _TRUE
 
 
 def note_strict_markers(config: pytest.Config, marked: list[pytest.Function]) -> None:
     """Remember the tests that carry the strict marker, or whose class or module does."""
     # By identity: hashing a node is a Python call, and the items live as long as the session.
-    config.stash[_strict_key].marked = {id(item) for item in marked}
+    config.stash[plugin_state_key].strict_marked = {id(item) for item in marked}
 
 
 def _transports(run: RunningTest) -> list[tuple[str, Any]]:
@@ -114,19 +107,17 @@ def add_section(run: RunningTest, report: pytest.TestReport) -> None:
         report.sections.append((SECTION_TITLE, section))
 
 
-def _strict_enabled(item: pytest.Item) -> bool:
+def _strict_enabled(run: RunningTest) -> bool:
     __tracebackhide__ = True
-    strictness = item.config.stash.get(_strict_key, None)
-    if strictness is None:
-        return False
+    item, plugin = run.item, run.plugin
     # Looking for the marker on every node above the test costs more than the
     # rest of the check: it was done at collection. A test can still mark
     # itself while it runs (request.applymarker).
-    if id(item) not in strictness.marked and not has_own_marker(item, STRICT_MARKER):
-        return strictness.default
+    if id(item) not in plugin.strict_marked and not has_own_marker(item, STRICT_MARKER):
+        return plugin.strict_by_default
     marker = item.get_closest_marker(STRICT_MARKER)
     if marker is None:
-        return strictness.default
+        return plugin.strict_by_default
     if len(marker.args) > 1 or set(marker.kwargs) - {"enabled"}:
         pytest.fail(
             "@pytest.mark.messagebus_strict takes one argument, enabled (True or False)",
@@ -144,7 +135,7 @@ def _strict_enabled(item: pytest.Item) -> bool:
 def check_strict(run: RunningTest) -> None:
     """In a strict test that passed, fail on what assert_messages did not check."""
     __tracebackhide__ = True
-    if not run.call_passed or not _strict_enabled(run.item):
+    if not run.call_passed or not _strict_enabled(run):
         return
     recorder = run.recorder
     if recorder is None:

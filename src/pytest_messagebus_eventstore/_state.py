@@ -1,11 +1,12 @@
-"""The tests being run, and what the plugin keeps about each until its teardown is reported.
+"""The tests being run, and what the plugin keeps about each session and each test.
 
 Fixtures and the wrapped messagebus methods have no handle on their test: they
 find it on top of :data:`running` (a fixture asking for ``request`` would make
 pytest build a fixture definition for it, for every test). What the plugin
-keeps about a test lives in one object rather than under several keys of
-``item.stash``: each stash lookup costs a few Python calls, and the plugin
-would make dozens per test.
+keeps lives in one object per session and one per test rather than under
+several stash keys: each stash lookup costs a few Python calls, and the plugin
+would make dozens per test. A test looks its session's state up once, at its
+setup.
 
 This module must not import messagebus: the plugin imports it at start-up.
 """
@@ -14,13 +15,36 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from . import _recorder
 
 if TYPE_CHECKING:
-    import pytest
     from messagebus import AbstractMessageSerializer
 
     from ._recorder import Recorder
+
+
+class PluginState:
+    """What the plugin keeps for one pytest session, under :data:`plugin_state_key`."""
+
+    __slots__ = ("buses", "hooks_by_path", "overridden_at", "strict_by_default", "strict_marked")
+
+    def __init__(self) -> None:
+        # The session's buses, put back as scanned after each test.
+        self.buses: list[Any] = []
+        # The hook proxy of each test file: the tests of a file share their conftests.
+        self.hooks_by_path: dict[Any, Any] = {}
+        # The overridable fixtures that each class, module or directory node
+        # sees defined elsewhere than in the plugin.
+        self.overridden_at: dict[Any, frozenset[str]] = {}
+        # The messagebus_strict ini option, and the ids of the tests that
+        # carried the marker (or whose class or module did) at collection.
+        self.strict_by_default = False
+        self.strict_marked: set[int] = set()
+
+
+plugin_state_key = pytest.StashKey[PluginState]()
 
 
 class RunningTest:
@@ -31,13 +55,15 @@ class RunningTest:
         "item",
         "nodeid",
         "overridden",
+        "plugin",
         "recorder",
         "serializer",
         "transports",
     )
 
-    def __init__(self, item: pytest.Item) -> None:
+    def __init__(self, item: pytest.Item, plugin: PluginState) -> None:
         self.item = item
+        self.plugin = plugin
         # Read once: reports name their test by it, three times per test.
         self.nodeid = item.nodeid
         # None until messagebus is imported, which may happen during the setup.
@@ -68,6 +94,9 @@ running: list[RunningTest] = []
 
 def of(item: pytest.Item) -> RunningTest | None:
     """The state of ``item`` while it runs, else None."""
+    if running and running[-1].item is item:
+        return running[-1]
+    # Below the top: a test of an outer session, while an inner one runs (pytester).
     for run in reversed(running):
         if run.item is item:
             return run

@@ -25,8 +25,15 @@ from ._given import (  # noqa: F401
     messagebus_sync_given,
 )
 from ._markers import marked_functions
-from ._report import STRICT_MARKER, add_section, check_strict, note_strict_markers
-from ._state import RunningTest, running
+from ._report import (
+    STRICT_MARKER,
+    STRICT_MARKER_HELP,
+    add_section,
+    check_strict,
+    configure_strict,
+    note_strict_markers,
+)
+from ._state import PluginState, RunningTest, plugin_state_key, running
 from ._stores import reset_class_level_stores
 
 if TYPE_CHECKING:
@@ -58,7 +65,6 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 _T = TypeVar("_T")
-_hooks_key = pytest.StashKey[dict[Any, Any]]()
 
 
 def _call_hook(name: str, **kwargs: Any) -> Any:
@@ -72,7 +78,7 @@ def _call_hook(name: str, **kwargs: Any) -> Any:
     # applies to the tests of its directory only. ``item.ihook`` looks up the
     # item's conftests on every access: once per file, as the tests of a file
     # share their conftests.
-    by_path = config.stash.setdefault(_hooks_key, {})
+    by_path = run.plugin.hooks_by_path
     hooks = by_path.get(run.item.path)
     if hooks is None:
         hooks = by_path[run.item.path] = run.item.ihook
@@ -102,7 +108,6 @@ _OVERRIDABLE = frozenset(
         "messagebus_sync_dependencies",
     }
 )
-_overridden_at_key = pytest.StashKey[dict[Any, frozenset[str]]]()
 
 
 def _overridden_at(node: Any) -> frozenset[str]:
@@ -123,7 +128,7 @@ def _overridden(run: RunningTest) -> frozenset[str]:
     item = run.item
     # Fixtures are defined at the level of a class, module or conftest:
     # siblings see the same ones.
-    by_parent = item.config.stash.setdefault(_overridden_at_key, {})
+    by_parent = run.plugin.overridden_at
     at_parent = by_parent.get(item.parent)
     if at_parent is None:
         at_parent = by_parent[item.parent] = _overridden_at(item.parent)
@@ -190,7 +195,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    running.append(RunningTest(item))
+    running.append(RunningTest(item, item.config.stash[plugin_state_key]))
 
 
 @pytest.hookimpl(trylast=True)
@@ -222,7 +227,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def _after_test(run: RunningTest) -> None:
     reset_class_level_stores()
-    for bus in run.item.config.stash.get(_buses_key, ()):
+    for bus in run.plugin.buses:
         bus.reset()
     run.finish()
 
@@ -396,10 +401,6 @@ def messagebus_sync_dependencies() -> Mapping[str, type[Any]]:
     return _NO_DEPENDENCIES
 
 
-# The session's buses, put back as scanned after each test.
-_buses_key = pytest.StashKey[list[Any]]()
-
-
 def _session_bus(flavour: Literal["async", "sync"], dependencies: str) -> Any:
     __tracebackhide__ = True
     from ._scan import make_bus
@@ -410,9 +411,9 @@ def _session_bus(flavour: Literal["async", "sync"], dependencies: str) -> Any:
             return _NO_DEPENDENCIES
         return _overridable(dependencies, _no_dependencies)
 
-    config = running[-1].item.config
-    bus = make_bus(config, flavour, dependencies_of)
-    config.stash.setdefault(_buses_key, []).append(bus)
+    run = running[-1]
+    bus = make_bus(run.item.config, flavour, dependencies_of)
+    run.plugin.buses.append(bus)
     return bus
 
 
@@ -444,14 +445,9 @@ def sync_bus() -> SyncMessageBus[Any]:
 
 def pytest_configure(config: pytest.Config) -> None:
     from ._render import set_verbosity
-    from ._report import configure_strict
 
-    config.addinivalue_line(
-        "markers",
-        "messagebus_strict(enabled=True): every message the test records and every event "
-        "it streams must be checked by assert_messages, or the test errors at teardown. "
-        "messagebus_strict(False) opts a test out of the messagebus_strict ini option.",
-    )
+    config.stash[plugin_state_key] = PluginState()
+    config.addinivalue_line("markers", STRICT_MARKER_HELP)
     config.addinivalue_line("markers", _given.MARKER_HELP)
     config.addinivalue_line("markers", _deterministic.MARKER_HELP)
     configure_strict(config)
