@@ -64,9 +64,8 @@ class _InMemoryUnitOfWorkBase:
     _other_uow_name: str
     _store_base: type
     _default_store: Callable[[], Any]
-    # Whether instances of a type are repositories, or message stores, of this flavour.
+    # Whether instances of a type are repositories of this flavour, by type.
     _repository_types: ClassVar[dict[type, bool]]
-    _store_types: ClassVar[dict[type, bool]]
     # The message store, under both its names (see _store_alias).
     eventstore: Any
     messagestore: Any
@@ -87,7 +86,7 @@ class _InMemoryUnitOfWorkBase:
         store = eventstore if eventstore is not None else messagestore
         if store is None:
             store = self._default_store()
-        elif not _is_instance(store, self._store_base, self._store_types):
+        elif not isinstance(store, self._store_base):
             raise TypeError(
                 f"{cls_name}(eventstore=...) expects a {self._flavour} message store "
                 f"(an instance of {self._store_base.__name__}), got {_describe(store)}."
@@ -101,9 +100,6 @@ class _InMemoryUnitOfWorkBase:
             setattr(self, name, repository)
 
     def _check_repository(self, name: str, repository: Any) -> None:
-        valid_name = not name.startswith("_") and not hasattr(type(self), name)
-        if valid_name and self._is_repository(repository):
-            return
         cls_name = type(self).__name__
         if name.startswith("_"):
             raise TypeError(
@@ -115,6 +111,8 @@ class _InMemoryUnitOfWorkBase:
                 f"{cls_name}({name}=...) clashes with {cls_name}.{name}; give the "
                 "repository another name."
             )
+        if self._is_repository(repository):
+            return
         if isinstance(repository, self._other_repository_base):
             raise TypeError(
                 f"{cls_name}({name}=...) got a {self._other_flavour} repository "
@@ -131,7 +129,16 @@ class _InMemoryUnitOfWorkBase:
         )
 
     def _is_repository(self, member: Any) -> bool:
-        return _is_instance(member, self._repository_base, self._repository_types)
+        # isinstance against an abstract class is a Python call; messagebus
+        # asks it of every attribute after every message, so a type's answer
+        # is kept (unless the object claims another class than its type).
+        kind = type(member)
+        found = self._repository_types.get(kind)
+        if found is None:
+            found = isinstance(member, self._repository_base)
+            if member.__class__ is kind:
+                self._repository_types[kind] = found
+        return found
 
     def _iter_repositories(self) -> Iterator[Any]:
         """The repositories among the attributes, as messagebus finds them."""
@@ -156,22 +163,6 @@ class _InMemoryUnitOfWorkBase:
             transaction.commit()
         else:
             transaction.rollback()
-
-
-def _is_instance(value: Any, base: type, known: dict[type, bool]) -> bool:
-    """``isinstance(value, base)``, with the answer for each type kept in ``known``.
-
-    isinstance against an abstract class is a Python call; messagebus asks it
-    of every attribute of a unit of work after every message. An object that
-    claims another class than its type (a Mock) is asked every time.
-    """
-    kind = type(value)
-    found = known.get(kind)
-    if found is None:
-        found = isinstance(value, base)
-        if value.__class__ is kind:
-            known[kind] = found
-    return found
 
 
 def _store_alias(name: str) -> property:
@@ -215,7 +206,6 @@ class InMemoryUnitOfWork(_InMemoryUnitOfWorkBase, AsyncAbstractUnitOfWork):  # t
     _other_flavour = "sync"
     _repository_base = AsyncAbstractRepository
     _repository_types: ClassVar[dict[type, bool]] = {}
-    _store_types: ClassVar[dict[type, bool]] = {}
     _other_repository_base = SyncAbstractRepository
     _other_uow_name = "SyncInMemoryUnitOfWork"
     _store_base = AsyncAbstractMessageStoreRepository
@@ -253,7 +243,6 @@ class SyncInMemoryUnitOfWork(_InMemoryUnitOfWorkBase, SyncAbstractUnitOfWork):  
     _other_flavour = "async"
     _repository_base = SyncAbstractRepository
     _repository_types: ClassVar[dict[type, bool]] = {}
-    _store_types: ClassVar[dict[type, bool]] = {}
     _other_repository_base = AsyncAbstractRepository
     _other_uow_name = "InMemoryUnitOfWork"
     _store_base = SyncAbstractMessageStoreRepository
