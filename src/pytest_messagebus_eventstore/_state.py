@@ -28,16 +28,16 @@ if TYPE_CHECKING:
 class PluginState:
     """What the plugin keeps for one pytest session, under :data:`plugin_state_key`."""
 
-    __slots__ = ("buses", "hooks_by_path", "overridden_at", "strict_by_default", "strict_marked")
+    __slots__ = ("buses", "hooks_by_parent", "overridden_at", "strict_by_default", "strict_marked")
 
     def __init__(self) -> None:
         # The session's buses, put back as scanned after each test.
         self.buses: list[Any] = []
-        # The hook proxy of each test file: the tests of a file share their conftests.
-        self.hooks_by_path: dict[Any, Any] = {}
+        # The hook proxy of each class or module, by the node's id.
+        self.hooks_by_parent: dict[int, Any] = {}
         # The overridable fixtures that each class, module or directory node
-        # sees defined elsewhere than in the plugin.
-        self.overridden_at: dict[Any, frozenset[str]] = {}
+        # sees defined elsewhere than in the plugin, by the node's id.
+        self.overridden_at: dict[int, frozenset[str]] = {}
         # The messagebus_strict ini option, and the ids of the tests that
         # carried the marker (or whose class or module did) at collection.
         self.strict_by_default = False
@@ -54,7 +54,7 @@ class RunningTest:
         "call_passed",
         "item",
         "nodeid",
-        "overridden",
+        "overridden_above",
         "plugin",
         "recorder",
         "serializer",
@@ -73,7 +73,7 @@ class RunningTest:
         self.transports: dict[str, Any] = {}
         # Set on first use.
         self.serializer: AbstractMessageSerializer | None = None
-        self.overridden: frozenset[str] | None = None
+        self.overridden_above: frozenset[str] | None = None
 
     def record(self) -> Recorder | None:
         """The test's recorder; started now if messagebus was imported since the setup."""

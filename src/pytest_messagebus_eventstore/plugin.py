@@ -76,12 +76,13 @@ def _call_hook(name: str, **kwargs: Any) -> Any:
         return None
     # Through the test's own hook proxy, so that a conftest's implementation
     # applies to the tests of its directory only. ``item.ihook`` looks up the
-    # item's conftests on every access: once per file, as the tests of a file
-    # share their conftests.
-    by_path = run.plugin.hooks_by_path
-    hooks = by_path.get(run.item.path)
+    # item's conftests on every access: once per class or module, as its
+    # tests share their conftests (by identity: hashing a node or a path is
+    # a Python call).
+    by_parent = run.plugin.hooks_by_parent
+    hooks = by_parent.get(id(run.item.parent))
     if hooks is None:
-        hooks = by_path[run.item.path] = run.item.ihook
+        hooks = by_parent[id(run.item.parent)] = run.item.ihook
     return getattr(hooks, name)(config=config, **kwargs)
 
 
@@ -124,27 +125,27 @@ def _overridden_at(node: Any) -> frozenset[str]:
         return _OVERRIDABLE
 
 
-def _overridden(run: RunningTest) -> frozenset[str]:
+def _overridden_above(run: RunningTest) -> frozenset[str]:
+    """The overridable fixtures defined for the running test's class, module or directory."""
     item = run.item
     # Fixtures are defined at the level of a class, module or conftest:
-    # siblings see the same ones.
+    # siblings see the same ones. By identity: hashing a node is a Python call.
     by_parent = run.plugin.overridden_at
-    at_parent = by_parent.get(item.parent)
-    if at_parent is None:
-        at_parent = by_parent[item.parent] = _overridden_at(item.parent)
-    found = run.overridden = at_parent | _OVERRIDABLE.intersection(
-        item.fixturenames  # type: ignore[attr-defined]
-    )
-    return found
+    above = by_parent.get(id(item.parent))
+    if above is None:
+        above = by_parent[id(item.parent)] = _overridden_at(item.parent)
+    run.overridden_above = above
+    return above
 
 
 def _overridable(name: str, default: Callable[[], _T]) -> _T:
     """The value of fixture ``name`` for the running test: ``default()`` unless overridden."""
     run = running[-1]
-    overridden = run.overridden
-    if overridden is None:
-        overridden = _overridden(run)
-    if name in overridden:
+    above = run.overridden_above
+    if above is None:
+        above = _overridden_above(run)
+    # Also when the test requests or parametrizes it itself.
+    if name in above or name in run.item.fixturenames:  # type: ignore[attr-defined]
         return run.item._request.getfixturevalue(name)  # type: ignore[attr-defined,no-any-return]
     return default()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, MutableSequence
+from collections.abc import Callable, Coroutine, Iterator, MutableSequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from messagebus import (
@@ -211,9 +211,11 @@ class InMemoryUnitOfWork(_InMemoryUnitOfWorkBase, AsyncAbstractUnitOfWork):  # t
     _store_base = AsyncAbstractMessageStoreRepository
     _default_store = InMemoryEventstoreRepository
 
-    async def __aenter__(self) -> Any:
+    # Not a coroutine function: after the snapshot, messagebus's own coroutine
+    # is handed back to ``async with``, at the cost of no coroutine of its own.
+    def __aenter__(self) -> Coroutine[Any, Any, Any]:
         self._begin()
-        return await super().__aenter__()
+        return super().__aenter__()
 
     async def __aexit__(
         self,
