@@ -74,8 +74,7 @@ def _import_without_assertion_rewriting() -> None:
     (a file read per object). For this package, whose modules have no assert
     to rewrite, that doubled what the plugin costs a session at start-up.
     pytest offers no public way to opt out: without the private names looked
-    for here, the modules are only imported the slower way. The modules that
-    pytest itself imports as plugins say PYTEST_DONT_REWRITE in their docstring.
+    for here, the modules are only imported the slower way.
     """
     for finder in sys.meta_path:
         marked = getattr(finder, "_must_rewrite", None)
