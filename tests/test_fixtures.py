@@ -167,6 +167,58 @@ def test_the_bus_is_put_back_as_scanned_after_each_test(project: pytest.Pytester
     result.assert_outcomes(passed=3)
 
 
+def test_each_kind_of_change_to_the_bus_is_undone(project: pytest.Pytester) -> None:
+    # A bus the test did not change is left as it is: each change alone must be seen.
+    project.makepyfile(
+        """
+        import pytest
+        from library.domain import BookRegistered, RegisterBook
+
+        async def spy(event: BookRegistered, uow):
+            pass
+
+        CHANGES = {
+            "add_listener": lambda bus: bus.add_listener(BookRegistered, spy),
+            "event_list": lambda bus: bus.events_registry[BookRegistered].append(object()),
+            "del_command": lambda bus: bus.commands_registry.pop(RegisterBook),
+            "swap_command": lambda bus: bus.commands_registry.update(
+                {RegisterBook: object()}
+            ),
+            "new_registry": lambda bus: setattr(bus, "commands_registry", {}),
+            "dependencies": lambda bus: setattr(bus, "dependencies", {"n": object}),
+            "attribute": lambda bus: setattr(bus, "note", 1),
+        }
+
+        @pytest.fixture(scope="module")
+        def scanned(bus):
+            return (
+                dict(bus.commands_registry),
+                {kind: list(hooks) for kind, hooks in bus.events_registry.items()},
+            )
+
+        # Each change, then its check.
+        @pytest.mark.parametrize("step", ["change", "check"])
+        @pytest.mark.parametrize("change", CHANGES)
+        def test_bus(scanned, bus, step, change):
+            if step == "change":
+                CHANGES[change](bus)
+                return
+            commands, events = scanned
+            assert bus.commands_registry == commands
+            assert {kind: hooks for kind, hooks in bus.events_registry.items() if hooks} == {
+                kind: hooks for kind, hooks in events.items() if hooks
+            }
+            assert dict(bus.dependencies) == {}
+            assert not hasattr(bus, "note")
+        """
+    )
+    result = project.runpytest("-p", "no:randomly", "-v")
+    result.assert_outcomes(passed=14)
+    result.stdout.fnmatch_lines(
+        ["*test_bus[[]add_listener-change[]] PASSED*", "*test_bus[[]add_listener-check[]] PASSED*"]
+    )
+
+
 def test_bus_with_no_scanned_module_is_empty(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
