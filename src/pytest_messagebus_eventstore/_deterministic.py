@@ -30,8 +30,6 @@ MARKER = "messagebus_deterministic"
 INI = "messagebus_deterministic"
 FIXTURE = "_messagebus_deterministic"
 START = datetime(2000, 1, 1)
-_enabled_key = pytest.StashKey[bool]()
-
 
 INI_HELP = (
     "messagebus: give every message of every test sequential ids "
@@ -48,7 +46,7 @@ MARKER_HELP = (
 def configure(config: pytest.Config) -> None:
     """Read the ini option; a value that is not a boolean is a usage error."""
     try:
-        config.stash[_enabled_key] = config.getini(INI)
+        config.stash[_state.plugin_state_key].numbered_by_default = config.getini(INI)
     except (ValueError, pytest.UsageError) as exc:  # pytest < 9 raises ValueError
         raise pytest.UsageError(
             f"{INI}: {exc}; use true or false (also accepted: yes/no, on/off, 1/0)."
@@ -59,7 +57,7 @@ def add_numbering_fixture(
     config: pytest.Config, items: list[pytest.Item], marked: list[pytest.Function]
 ) -> None:
     """Give the fixture that numbers messages to the marked tests, or to all with the ini option."""
-    if config.stash[_enabled_key]:
+    if config.stash[_state.plugin_state_key].numbered_by_default:
         marked = [item for item in items if isinstance(item, pytest.Function)]
     for item in marked:
         # First, so that messages handled by the test's other fixtures count too.

@@ -28,7 +28,14 @@ if TYPE_CHECKING:
 class PluginState:
     """What the plugin keeps for one pytest session, under :data:`plugin_state_key`."""
 
-    __slots__ = ("buses", "hooks_by_parent", "overridden_at", "strict_by_default", "strict_marked")
+    __slots__ = (
+        "buses",
+        "hooks_by_parent",
+        "numbered_by_default",
+        "overridden_at",
+        "strict_by_default",
+        "strict_marked",
+    )
 
     def __init__(self) -> None:
         # The session's buses, put back as scanned after each test.
@@ -42,6 +49,8 @@ class PluginState:
         # carried the marker (or whose class or module did) at collection.
         self.strict_by_default = False
         self.strict_marked: set[int] = set()
+        # The messagebus_deterministic ini option.
+        self.numbered_by_default = False
 
 
 plugin_state_key = pytest.StashKey[PluginState]()
