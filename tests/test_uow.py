@@ -229,17 +229,26 @@ async def test_block_left_without_commit_rolls_back() -> None:
 
 
 @pytest.mark.asyncio
-async def test_untouched_store_is_not_snapshotted() -> None:
-    from pytest_messagebus_eventstore import _stores
+async def test_a_transaction_copies_only_the_rows_it_reads() -> None:
+    from pytest_messagebus_eventstore import _transactions
 
-    ShelfRepository.shelves["a"] = Shelf(name="a")
+    shelves = {name: Shelf(name=name) for name in "abc"}
+    ShelfRepository.shelves.update(shelves)
     async with InMemoryUnitOfWork(shelves=ShelfRepository()) as transaction:
-        (open_transaction,) = _stores._open_transactions
-        assert open_transaction._snapshots == {}
-        transaction.shelves.shelves  # noqa: B018 - a read is what takes the snapshot
-        assert len(open_transaction._snapshots) == 1
+        (open_transaction,) = _transactions.open_transactions
+        assert open_transaction.views == {}
+        assert "a" in transaction.shelves.shelves
+        assert not open_transaction.copies
+        transaction.shelves.shelves["b"].books.append("x")
+        # Shelf "b", its list of books and the rest of its state: nothing of "a" or "c".
+        copied = [obj for obj, _, _ in open_transaction.copies.by_original.values()]
+        assert copied[:2] == [shelves["b"], shelves["b"].books]
+        others = [vars(shelves["a"]), vars(shelves["c"]), shelves["a"], shelves["c"]]
+        assert not any(obj is other for obj in copied for other in others)
+        assert shelves["b"].books == []
         await transaction.commit()
-    assert _stores._open_transactions == []
+    assert _transactions.open_transactions == []
+    assert ShelfRepository.shelves["b"].books == ["x"]
 
 
 def test_sync_rollback_restores_stores() -> None:

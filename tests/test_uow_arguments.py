@@ -80,6 +80,7 @@ def test_open_left_and_nested_transactions(project: pytest.Pytester) -> None:
         import pytest
         from library.domain import Book
         from pytest_messagebus_eventstore.eventstore import SyncInMemoryEventstoreRepository
+        from pytest_messagebus_eventstore import NestedTransactionError
         from pytest_messagebus_eventstore.uow import SyncInMemoryUnitOfWork
         from conftest import SyncFakeBookRepository
 
@@ -104,13 +105,14 @@ def test_open_left_and_nested_transactions(project: pytest.Pytester) -> None:
                 transaction.books.add(BOOK)
                 transaction.rollback()
             assert uow.books.books == {}
-            # A transaction begun while one is open keeps what the first wrote.
-            uow.__enter__()
-            uow.books.add(BOOK)
             with uow as transaction:
-                transaction.rollback()
+                transaction.books.add(BOOK)
+                # A block inside a block of the same unit of work is refused:
+                # it would commit or roll back nothing of its own.
+                with pytest.raises(NestedTransactionError, match="already open in this task"):
+                    uow.__enter__()
+                transaction.commit()
             assert uow.books.books == {BOOK.id: BOOK}
-            uow.rollback()
 
         def test_store_aliases_are_settable(uow):
             other = type(uow.eventstore)()

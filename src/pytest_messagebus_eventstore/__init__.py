@@ -11,6 +11,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._transactions import NestedTransactionError, TransactionConflict
     from .assertions import Like, assert_messages, like
     from .eventstore import (
         InMemoryEventstoreRepository,
@@ -30,9 +31,11 @@ __all__ = [
     "InMemoryRepository",
     "InMemoryUnitOfWork",
     "Like",
+    "NestedTransactionError",
     "SyncInMemoryEventstoreRepository",
     "SyncInMemoryEventstreamTransport",
     "SyncInMemoryUnitOfWork",
+    "TransactionConflict",
     "assert_messages",
     "like",
     "recorded_messages",
@@ -47,6 +50,8 @@ _MODULES = {
     "InMemoryUnitOfWork": "uow",
     "SyncInMemoryUnitOfWork": "uow",
     "Like": "assertions",
+    "NestedTransactionError": "_transactions",
+    "TransactionConflict": "_transactions",
     "assert_messages": "assertions",
     "like": "assertions",
     "recorded_messages": "recording",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import _recorder
+from . import _recorder, _stores
 
 if TYPE_CHECKING:
     from messagebus import AbstractMessageSerializer
@@ -33,11 +33,14 @@ class PluginState:
         "hooks_by_parent",
         "numbered_by_default",
         "overridden_at",
+        "session",
         "strict_by_default",
         "strict_marked",
     )
 
     def __init__(self) -> None:
+        # What the stores held before the session, given back when it ends.
+        self.session: _stores.Session | None = None
         # The session's buses, put back as scanned after each test.
         self.buses: list[Any] = []
         # The hook proxy of each class or module, by the node's id.

@@ -1,9 +1,16 @@
-"""Class-level stores: registration, per-test reset and transaction snapshots.
+"""Class-level stores: registration, baselines, and the per-test and per-session reset.
 
 In-memory fakes keep their rows in class attributes (``books: ClassVar[dict] = {}``)
 so that every instance of a repository sees the same data, as every connection
-to a database does. This module finds those containers when a class is defined,
-puts them back after each test, and restores them when a transaction rolls back.
+to a database does. This module turns those containers into stores when a
+class is defined: read inside a transaction, a store gives that transaction's
+view (see :mod:`._transactions`); outside any, the shared container itself.
+
+After each test, every store goes back to its baseline: the contents its class
+declares, plus what the class-, module-, package- or session-scoped fixtures
+in force wrote while they were set up (one :class:`Layer` each). Each pytest
+session (an in-process pytester run is one more) starts from the declared
+contents and gives the stores back as it found them.
 
 The registry lives at module level, not in ``config.stash``: classes are defined
 at import time, before and independently of any pytest session.
@@ -14,141 +21,57 @@ start-up for a project that never uses it.
 
 from __future__ import annotations
 
+import abc
 import copy
-import gc
 import weakref
-from collections.abc import Collection, MutableMapping, MutableSequence, MutableSet
+from collections.abc import Mapping, MutableMapping, MutableSequence, MutableSet
 from typing import Any, Generic, TypeVar, overload
+
+from . import _transactions
 
 _T = TypeVar("_T")
 
 _MUTABLE_CONTAINERS = (MutableMapping, MutableSequence, MutableSet)
-# Fields of a stored object that are copied one level deep by a snapshot, so
-# that ``book.reviews.append(review)`` is undone by a rollback too.
-_NESTED_CONTAINER_TYPES = frozenset({list, dict, set})
 
 # Weak references, so that classes a test defines can go; a plain list, as
 # iterating a WeakSet after every test costs several times more.
 _stores: list[weakref.ref[ClassLevelStore[Any]]] = []
-_open_transactions: list[StoreTransaction] = []
 
 
-def _restore_container(container: Any, saved: Any) -> None:
-    """Put ``saved`` back into ``container`` in place, keeping its identity."""
-    # Builtin containers first: a rollback restores every field of every
-    # object a store holds, and ABC isinstance checks would dominate its cost.
-    kind = type(container)
-    if kind is list:
-        container[:] = saved
+def _fill(container: Any, contents: Any) -> None:
+    """Give ``container`` the contents ``contents``, in place, keeping its identity."""
+    if type(container) is list:
+        container[:] = contents
         return
     container.clear()
-    if kind is dict or kind is set:
-        container.update(saved)
-        return
     if isinstance(container, MutableMapping):
-        container.update(saved)
+        container.update(contents)
     elif isinstance(container, MutableSequence):
-        container.extend(saved)
+        container.extend(contents)
     else:
-        container |= saved
+        container |= contents
 
 
-def _copy_container(container: Any) -> Any:
-    if type(container) in _NESTED_CONTAINER_TYPES:
-        return container.copy()
-    if isinstance(container, MutableMapping):
+def _contents(container: Any) -> Any:
+    """A shallow copy of ``container``'s contents, as a dict, list or set."""
+    if isinstance(container, Mapping):
         return dict(container)
     if isinstance(container, MutableSequence):
         return list(container)
     return set(container)
 
 
-ObjectState = tuple[Any, dict[str, Any], list[tuple[Any, Any]]]
-
-
-# Below this many objects, holding the collector costs more than it saves.
-_GC_PAUSE_MIN_OBJECTS = 256
-
-
-def _pause_gc(size: int) -> bool:
-    """Hold the cyclic garbage collector while copying or restoring many objects.
-
-    A snapshot allocates a few containers per stored object and no cycle; left
-    on, the collector would walk the whole heap again and again while they pile
-    up (several times the cost of the copies themselves at 100k objects).
-    True if it was held: the caller then enables it again.
-    """
-    if size < _GC_PAUSE_MIN_OBJECTS or not gc.isenabled():
-        return False
-    gc.disable()
-    return True
-
-
-def snapshot_objects(items: Collection[Any]) -> list[ObjectState]:
-    """The fields of every stored object, so that in-place changes can be undone."""
-    states: list[ObjectState] = []
-    paused = _pause_gc(len(items))
-    try:
-        for item in items:
-            fields = getattr(item, "__dict__", None)
-            if fields is None:
-                continue
-            # An empty container (as ``messages`` mostly is) is saved as None.
-            nested = [
-                (value, value.copy() if value else None)
-                for value in fields.values()
-                if type(value) in _NESTED_CONTAINER_TYPES
-            ]
-            states.append((item, fields.copy(), nested))
-    finally:
-        if paused:
-            gc.enable()
-    return states
-
-
-def restore_objects(states: list[ObjectState]) -> None:
-    paused = _pause_gc(len(states))
-    try:
-        for item, fields, nested in states:
-            item.__dict__.clear()
-            item.__dict__.update(fields)
-            for container, saved in nested:
-                if saved is None:
-                    container.clear()
-                else:
-                    _restore_container(container, saved)
-    finally:
-        if paused:
-            gc.enable()
-
-
-class _StoreSnapshot:
-    __slots__ = ("contents", "objects")
-
-    def __init__(self, container: Any) -> None:
-        self.contents = _copy_container(container)
-        values = self.contents.values() if isinstance(self.contents, dict) else self.contents
-        self.objects = snapshot_objects(values)
-
-    def restore(self, container: Any) -> None:
-        _restore_container(container, self.contents)
-        restore_objects(self.objects)
-
-
 class ClassLevelStore(Generic[_T]):
-    """A class attribute holding a mutable container shared by every instance.
+    """A class attribute holding a mutable container shared by every instance."""
 
-    Reading it inside an open :class:`StoreTransaction` takes a snapshot of the
-    container the first time, so a transaction pays only for the stores it
-    touches.
-    """
-
-    __slots__ = ("__weakref__", "container", "name", "owner", "seed")
+    __slots__ = ("__weakref__", "container", "name", "original", "owner", "seed")
 
     def __init__(self, owner: type, name: str, container: _T) -> None:
         self.owner = owner
         self.name = name
         self.container = container
+        # The container the class declared: a test may put another in its place.
+        self.original = container
         # Seed data declared by the class is kept (a deep copy, so that a test
         # that changes a seeded object cannot change the next test's seed).
         self.seed = copy.deepcopy(container) if container else None
@@ -159,83 +82,224 @@ class ClassLevelStore(Generic[_T]):
     @overload
     def __get__(self, instance: object, owner: type) -> _T: ...
     def __get__(self, instance: object | None, owner: type) -> _T:
-        for transaction in _open_transactions:
-            if self not in transaction._snapshots:
-                transaction.capture(self)
-        return self.container
+        if not _transactions.current.get():
+            return self.container
+        transaction = _transactions.transaction_for(instance)
+        if transaction is None:
+            return self.container
+        return transaction.view(self)  # type: ignore[return-value]
 
-    def reset(self) -> None:
-        """Put back the contents the class declared."""
-        if self.seed is None:
+    def replace(self, container: Any) -> None:
+        """``Owner.name = container``: the shared contents are those of ``container`` now."""
+        self.container = container
+
+    def restore(self, contents: Any) -> None:
+        """Put the declared container back, holding a deep copy of ``contents``."""
+        self.container = self.original
+        if contents is None:
             if self.container:
                 self.container.clear()  # type: ignore[attr-defined]
         else:
-            _restore_container(self.container, copy.deepcopy(self.seed))
+            _fill(self.container, copy.deepcopy(contents))
 
     def __repr__(self) -> str:
-        return f"<class-level store {self.owner.__qualname__}.{self.name}>"
+        return f"<class-level store {self}>"
+
+    def __str__(self) -> str:
+        return f"{self.owner.__qualname__}.{self.name}"
 
 
-def register_class_level_stores(cls: type) -> None:
+class StoreMeta(abc.ABCMeta):
+    """The metaclass of in-memory repositories: a store reassigned stays a store.
+
+    ``Shelf.rows = {...}`` in a test would otherwise replace the store with a
+    plain dict, for every later test, and outside every transaction.
+    """
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        if value is cls.__dict__.get(name) or name.startswith("__"):
+            super().__setattr__(name, value)
+            return
+        found = next(
+            (
+                klass
+                for klass in cls.__mro__
+                if isinstance(klass.__dict__.get(name), ClassLevelStore)
+            ),
+            None,
+        )
+        if found is None:
+            super().__setattr__(name, value)
+            return
+        if not in_test:
+            # Outside a test (a module body): the class declares new contents.
+            super().__setattr__(name, value)
+            register_class_level_stores(cls, only=name)
+            return
+        store = found.__dict__[name]
+        if found is cls and isinstance(value, _MUTABLE_CONTAINERS):
+            store.replace(value)
+            return
+        # Until the end of the test: a subclass's own store, or another value.
+        _replaced.append((cls, name, cls.__dict__.get(name)))
+        if isinstance(value, _MUTABLE_CONTAINERS):
+            value = ClassLevelStore(cls, name, value)
+        super().__setattr__(name, value)
+
+
+# Whether a test is running: what it reassigns is put back after it.
+in_test = False
+# (class, name, what the class itself held there) for each attribute a test
+# set over a store: put back after the test.
+_replaced: list[tuple[type, str, Any]] = []
+
+
+def register_class_level_stores(cls: type, only: str | None = None) -> None:
     """Turn every mutable container that ``cls`` itself declares into a store."""
     for name, value in list(vars(cls).items()):
         if name.startswith("__") or not isinstance(value, _MUTABLE_CONTAINERS):
             continue
-        setattr(cls, name, ClassLevelStore(cls, name, value))
+        if only is None or name == only:
+            type.__setattr__(cls, name, ClassLevelStore(cls, name, value))
 
 
-def reset_class_level_stores() -> None:
-    """Give every class-level store its declared contents back.
-
-    Called after every test; also forgets transactions left open by a test.
-    """
-    _open_transactions.clear()
+def live_stores() -> list[ClassLevelStore[Any]]:
+    stores = []
     gone = False
     for reference in _stores:
         store = reference()
         if store is None:
             gone = True
-        elif store.seed is not None or store.container:
-            store.reset()
+        else:
+            stores.append(store)
     if gone:
         _stores[:] = [reference for reference in _stores if reference() is not None]
+    return stores
 
 
-class StoreTransaction:
-    """Snapshots of the class-level stores read while it is open.
+class Layer:
+    """What a wider-scoped fixture wrote into the stores while it was set up."""
 
-    :meth:`rollback` puts every store it captured, and the fields of every
-    object they hold, back as they were when the store was first read in the
-    transaction. :meth:`commit` keeps everything. Either closes it; closing
-    twice does nothing.
-    """
-
-    __slots__ = ("_snapshots", "is_open")
+    __slots__ = ("after", "before")
 
     def __init__(self) -> None:
-        # None for a store that was empty: most are, when first read.
-        self._snapshots: dict[ClassLevelStore[Any], _StoreSnapshot | None] = {}
-        self.is_open = True
-        _open_transactions.append(self)
-
-    def capture(self, store: ClassLevelStore[Any]) -> None:
-        container = store.container
-        self._snapshots[store] = _StoreSnapshot(container) if container else None
+        self.before = {store: _contents(store.container) for store in live_stores()}
+        self.after: dict[ClassLevelStore[Any], Any] = {}
 
     def close(self) -> None:
-        """Stop capturing, keeping what the stores hold now."""
-        if self.is_open:
-            self.is_open = False
-            _open_transactions.remove(self)
-            self._snapshots = {}
+        """The set-up finished: keep what changed, as deep copies."""
+        for store in live_stores():
+            now = _contents(store.container)
+            before = self.before.get(store)
+            if before is None or not _same_contents(before, now):
+                self.after[store] = copy.deepcopy(now)
+        self.before = {}
 
-    commit = close
 
-    def rollback(self) -> None:
-        snapshots = self._snapshots
-        self.close()
-        for store, snapshot in snapshots.items():
-            if snapshot is None:
-                store.container.clear()
-            else:
-                snapshot.restore(store.container)
+def _same_contents(before: Any, now: Any) -> bool:
+    if isinstance(before, dict):
+        return before.keys() == now.keys() and all(before[k] is now[k] for k in before)
+    if isinstance(before, list):
+        return len(before) == len(now) and all(a is b for a, b in zip(before, now, strict=False))
+    return bool(before == now)
+
+
+# The baselines of the fixture scopes in force, outermost first.
+_layers: list[Layer] = []
+
+
+def push_layer() -> Layer:
+    layer = Layer()
+    _layers.append(layer)
+    return layer
+
+
+def pop_layer(layer: Layer) -> None:
+    """The fixture's scope ended: its data goes (at the next reset)."""
+    if layer in _layers:
+        _layers.remove(layer)
+
+
+def _baseline(store: ClassLevelStore[Any]) -> Any:
+    for layer in reversed(_layers):
+        if store in layer.after:
+            return layer.after[store]
+    return store.seed
+
+
+def reset_class_level_stores() -> None:
+    """Give every store its baseline back; roll back the transactions left open.
+
+    Called after every test.
+    """
+    _transactions.close_all()
+    _transactions.forget_writes()
+    while _replaced:
+        cls, name, held = _replaced.pop()
+        if held is None:
+            type.__delattr__(cls, name)
+        else:
+            type.__setattr__(cls, name, held)
+    for store in live_stores():
+        baseline = _baseline(store)
+        if baseline is not None or store.container or store.container is not store.original:
+            store.restore(baseline)
+
+
+class Snapshot:
+    """Every store's contents, to put back later: around a session, or a hypothesis example."""
+
+    __slots__ = ("contents", "deep", "layers")
+
+    def __init__(self, *, deep: bool) -> None:
+        self.deep = deep
+        contents = {store: (store.container, _contents(store.container)) for store in live_stores()}
+        if deep:
+            contents = {
+                store: (kept, copy.deepcopy(data)) for store, (kept, data) in contents.items()
+            }
+        self.contents = contents
+        self.layers = list(_layers)
+
+    def restore(self) -> None:
+        for store, (container, data) in self.contents.items():
+            store.container = container
+            _fill(container, copy.deepcopy(data) if self.deep else data)
+        _layers[:] = self.layers
+
+
+class Session:
+    """What a pytest session found when it started, given back when it ends.
+
+    An in-process pytester run is a session inside the outer test: it starts
+    from the declared contents, outside the outer test's transactions, and
+    leaves the outer test's stores and transactions as they were, even if it
+    was interrupted.
+    """
+
+    __slots__ = ("in_test", "replaced", "stores", "token", "transactions")
+
+    def __init__(self) -> None:
+        global in_test
+        self.stores = Snapshot(deep=False)
+        self.transactions = list(_transactions.open_transactions)
+        self.replaced = list(_replaced)
+        self.in_test = in_test
+        self.token = _transactions.current.set(())
+        _transactions.open_transactions.clear()
+        _replaced.clear()
+        _layers.clear()
+        in_test = False
+        reset_class_level_stores()
+
+    def end(self) -> None:
+        global in_test
+        reset_class_level_stores()
+        self.stores.restore()
+        _transactions.open_transactions[:] = self.transactions
+        _replaced[:] = self.replaced
+        in_test = self.in_test
+        try:
+            _transactions.current.reset(self.token)
+        except ValueError:  # ended in another context than it started
+            _transactions.current.set(())

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
 
-from . import _deterministic, _given, _recorder, _state
+from . import _deterministic, _examples, _given, _recorder, _state, _stores
 
 # The fixtures of the given phase, registered with this module's: each module
 # registered as a plugin costs the start-up of every session a scan of its names.
@@ -34,7 +34,7 @@ from ._report import (
     note_strict_markers,
 )
 from ._state import PluginState, RunningTest, plugin_state_key, running
-from ._stores import reset_class_level_stores
+from ._stores import push_layer, reset_class_level_stores
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -197,6 +197,33 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     running.append(RunningTest(item, item.config.stash[plugin_state_key]))
+    # What the test reassigns on a repository class is put back after it.
+    _stores.in_test = True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any]) -> Any:
+    if fixturedef.scope == "function":
+        return (yield)
+    # What a wider-scoped fixture writes into the stores while it is set up is
+    # the baseline of its scope: each of its tests starts from it.
+    layer = push_layer()
+    try:
+        return (yield)
+    finally:
+        layer.close()
+        fixturedef.addfinalizer(lambda: _stores.pop_layer(layer))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    run = _state.of(item)
+    unwrap = _examples.isolate_examples(run) if run is not None else None
+    try:
+        return (yield)
+    finally:
+        if unwrap is not None:
+            unwrap()
 
 
 @pytest.hookimpl(trylast=True)
@@ -228,6 +255,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def _after_test(run: RunningTest) -> None:
     reset_class_level_stores()
+    _stores.in_test = False
     for bus in run.plugin.buses:
         bus.reset()
     run.finish()
@@ -447,7 +475,8 @@ def sync_bus() -> SyncMessageBus[Any]:
 def pytest_configure(config: pytest.Config) -> None:
     from ._render import set_verbosity
 
-    config.stash[plugin_state_key] = PluginState()
+    state = config.stash[plugin_state_key] = PluginState()
+    state.session = _stores.Session()
     config.addinivalue_line("markers", STRICT_MARKER_HELP)
     config.addinivalue_line("markers", _given.MARKER_HELP)
     config.addinivalue_line("markers", _deterministic.MARKER_HELP)
@@ -474,6 +503,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         running.remove(run)
         run.finish()
     _recorder.uninstall()
+    state = config.stash.get(plugin_state_key, None)
+    if state is not None and state.session is not None:
+        state.session.end()
+        state.session = None
 
 
 def pytest_assertrepr_compare(

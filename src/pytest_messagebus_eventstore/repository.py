@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._stores import register_class_level_stores
+from ._stores import StoreMeta, register_class_level_stores
 
 
-class InMemoryRepository:
+class InMemoryRepository(metaclass=StoreMeta):
     """Mixin for in-memory fake repositories.
 
     Every mutable container that a subclass declares at class level (a dict,
-    list or set, e.g. ``books: ClassVar[dict[UUID, Book]] = {}``) is registered:
+    list or set, e.g. ``books: ClassVar[dict[UUID, Book]] = {}``) is a store:
 
-    * after each test it goes back to the contents the class declared (empty,
-      unless the class declares seed data);
-    * an ``InMemoryUnitOfWork`` rollback restores it, and the fields of the
-      objects it holds, to their state when the transaction first read it.
+    * inside a transaction of an ``InMemoryUnitOfWork``, it reads as that
+      transaction's own view: rows are copied when first read, and nothing the
+      transaction writes is seen elsewhere until it commits (read committed);
+    * after each test it goes back to the contents the class declares (empty,
+      unless the class declares seed data), plus what wider-scoped fixtures
+      arranged.
 
-    Put it first among the bases::
+    A subclass that does not declare a container of its own shares its
+    parent's, as a subclass shares any class attribute. Put the mixin first
+    among the bases::
 
         class FakeBookRepository(InMemoryRepository, AbstractBookRepository):
             books: ClassVar[dict[UUID, Book]] = {}

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from messagebus import (
     AsyncAbstractRepository,
     AsyncAbstractUnitOfWork,
+    AsyncUnitOfWorkTransaction,
     SyncAbstractRepository,
     SyncAbstractUnitOfWork,
+    SyncUnitOfWorkTransaction,
 )
 
 from ._compat import (
@@ -17,30 +19,30 @@ from ._compat import (
     AsyncAbstractMessageStoreRepository,
     SyncAbstractMessageStoreRepository,
 )
-from ._stores import ObjectState, StoreTransaction, restore_objects, snapshot_objects
+from ._transactions import NestedTransactionError, Transaction, current
 from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
 
 if TYPE_CHECKING:
     from types import TracebackType
 
 
-class _TransactionSnapshot(StoreTransaction):
-    """What a rollback puts back: class-level stores, pending models, stream buffer."""
+class _Block(Transaction):
+    """One ``async with uow`` block: its transaction, messagebus's, and the models seen."""
 
-    __slots__ = ("_seen", "_store", "_stream_buffer")
+    __slots__ = ("messagebus_transaction", "seen")
 
-    def __init__(self, store: Any, repositories: Iterator[Any]) -> None:
-        super().__init__()
-        self._store = store
-        self._stream_buffer = list(getattr(store, "stream_buffer", ()))
-        self._seen: list[tuple[MutableSequence[Any], list[Any], list[ObjectState]]] = [
-            (repo.seen, list(repo.seen), snapshot_objects(repo.seen) if repo.seen else [])
-            for repo in repositories
-        ]
+    def __init__(self, uow: Any, repositories: list[Any]) -> None:
+        super().__init__(uow, repositories)
+        self.messagebus_transaction: Any = None
+        self.seen: list[tuple[MutableSequence[Any], list[Any]]] = []
+        self.keep_seen()
 
-    def rollback(self) -> None:
-        super().rollback()
-        for seen, saved, states in self._seen:
+    def keep_seen(self) -> None:
+        """What the repositories' ``seen`` hold now is what a rollback goes back to."""
+        self.seen = [(repo.seen, list(repo.seen)) for repo in self.repositories]
+
+    def drop_seen(self) -> None:
+        for seen, saved in self.seen:
             kept = {id(model) for model in saved}
             for model in seen:
                 # A model that entered ``seen`` in this transaction carries
@@ -49,9 +51,15 @@ class _TransactionSnapshot(StoreTransaction):
                 if id(model) not in kept and isinstance(messages, MutableSequence):
                     messages.clear()
             seen[:] = saved
-            restore_objects(states)
-        if isinstance(getattr(self._store, "stream_buffer", None), MutableSequence):
-            self._store.stream_buffer[:] = self._stream_buffer
+
+    def commit(self) -> None:
+        super().commit()
+        self.keep_seen()
+
+    def rollback(self) -> None:
+        if self.is_open:
+            self.drop_seen()
+        super().rollback()
 
 
 class _InMemoryUnitOfWorkBase:
@@ -94,7 +102,6 @@ class _InMemoryUnitOfWorkBase:
         # messagebus reads the store several times per message: a plain
         # attribute under its name, an alias (property) under the other.
         self.__dict__[STORE_ATTRIBUTE] = store
-        self._transaction: _TransactionSnapshot | None = None
         for name, repository in repositories.items():
             self._check_repository(name, repository)
             setattr(self, name, repository)
@@ -148,21 +155,52 @@ class _InMemoryUnitOfWorkBase:
             if found or (found is None and self._is_repository(member)):
                 yield member
 
-    def _begin(self) -> None:
-        if self._transaction is not None:
-            self._transaction.commit()
-        self._transaction = _TransactionSnapshot(
-            self.__dict__[STORE_ATTRIBUTE], self._iter_repositories()
-        )
+    def _block(self) -> _Block | None:
+        """The block of this unit of work open in the running task, innermost."""
+        for block in reversed(current.get()):
+            if block.owner is self and not block.closed:
+                return block  # type: ignore[return-value]
+        return None
+
+    def _begin(self, make_transaction: Callable[[Any], Any]) -> Any:
+        if self._block() is not None:
+            name = type(self).__name__
+            raise NestedTransactionError(
+                f"{name}: a transaction of this unit of work is already open in this task; "
+                f"a {name} block inside another on the same unit of work would commit or "
+                "roll back nothing of its own. End the outer transaction first, or give the "
+                "inner block a unit of work of its own."
+            )
+        block = _Block(self, list(self._iter_repositories()))
+        # Kept by the block, not by the unit of work as messagebus does: two
+        # tasks may each have a block of this unit of work open.
+        block.messagebus_transaction = transaction = make_transaction(self)
+        return transaction
+
+    def _end(self, block: _Block | None) -> None:
+        """The block ends: what it did not commit is dropped."""
+        if block is None or _streaming(block.messagebus_transaction):
+            # Detached for a streaming response: open until its close().
+            return
+        block.close()
 
     def _finish(self, *, keep: bool) -> None:
-        transaction, self._transaction = self._transaction, None
-        if transaction is None:
+        # After it, the rest of the block reads and writes the shared stores,
+        # as the dependencies' on_after_commit hooks do.
+        block = self._block()
+        if block is None:
             return
         if keep:
-            transaction.commit()
+            block.commit()
         else:
-            transaction.rollback()
+            block.rollback()
+            if _streaming(block.messagebus_transaction):
+                # messagebus's close() of a detached transaction: it ends here.
+                block.close()
+
+
+def _streaming(transaction: Any) -> bool:
+    return getattr(transaction.status, "name", None) == "streaming"
 
 
 def _store_alias(name: str) -> property:
@@ -196,10 +234,11 @@ class InMemoryUnitOfWork(_InMemoryUnitOfWorkBase, AsyncAbstractUnitOfWork):  # t
     ``InMemoryUnitOfWork(eventstore=store, books=FakeBookRepository())`` exposes
     ``uow.books``; the store is ``uow.eventstore`` and ``uow.messagestore``.
     Without a store, a fresh :class:`InMemoryEventstoreRepository` without
-    publisher is used. ``commit()`` keeps what the transaction wrote;
-    ``rollback()`` (explicit, or when the ``async with`` block raises) restores
-    the class-level stores, the repositories' pending models and the store's
-    stream buffer to their state when the transaction began.
+    publisher is used. Each ``async with uow`` block is a transaction of the
+    running task over the repositories' class-level stores (read committed):
+    ``commit()`` applies what it wrote; ``rollback()`` (explicit, or when the
+    block raises or ends without either) drops it, with the models the
+    repositories saw and the messages to stream.
     """
 
     _flavour = "async"
@@ -211,11 +250,11 @@ class InMemoryUnitOfWork(_InMemoryUnitOfWorkBase, AsyncAbstractUnitOfWork):  # t
     _store_base = AsyncAbstractMessageStoreRepository
     _default_store = InMemoryEventstoreRepository
 
-    # Not a coroutine function: after the snapshot, messagebus's own coroutine
-    # is handed back to ``async with``, at the cost of no coroutine of its own.
+    # Not a coroutine function: messagebus's own coroutine is handed back to
+    # ``async with``, at the cost of no coroutine of its own.
     def __aenter__(self) -> Coroutine[Any, Any, Any]:
-        self._begin()
-        return super().__aenter__()
+        transaction = self._begin(AsyncUnitOfWorkTransaction)
+        return transaction.__aenter__()  # type: ignore[no-any-return]
 
     async def __aexit__(
         self,
@@ -223,13 +262,14 @@ class InMemoryUnitOfWork(_InMemoryUnitOfWorkBase, AsyncAbstractUnitOfWork):  # t
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        block = self._block()
         try:
-            await super().__aexit__(exc_type, exc, tb)
-        except BaseException:
-            # messagebus refuses a block left without commit() or rollback();
-            # a database would drop what it wrote, so do we.
-            self._finish(keep=False)
-            raise
+            if block is not None:
+                await block.messagebus_transaction.__aexit__(exc_type, exc, tb)
+        finally:
+            # Also when messagebus refuses a block left without commit() or
+            # rollback(): a database drops what it wrote, so do we.
+            self._end(block)
 
     async def commit(self) -> None:
         self._finish(keep=True)
@@ -251,8 +291,7 @@ class SyncInMemoryUnitOfWork(_InMemoryUnitOfWorkBase, SyncAbstractUnitOfWork):  
     _default_store = SyncInMemoryEventstoreRepository
 
     def __enter__(self) -> Any:
-        self._begin()
-        return super().__enter__()
+        return self._begin(SyncUnitOfWorkTransaction).__enter__()
 
     def __exit__(
         self,
@@ -260,11 +299,12 @@ class SyncInMemoryUnitOfWork(_InMemoryUnitOfWorkBase, SyncAbstractUnitOfWork):  
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        block = self._block()
         try:
-            super().__exit__(exc_type, exc, tb)
-        except BaseException:
-            self._finish(keep=False)
-            raise
+            if block is not None:
+                block.messagebus_transaction.__exit__(exc_type, exc, tb)
+        finally:
+            self._end(block)
 
     def commit(self) -> None:
         self._finish(keep=True)

@@ -1,0 +1,318 @@
+"""Private copies of stored objects, and writing them back: the data side of a transaction.
+
+A transaction works on copies of the rows it reads, made the first time it
+reads them; on commit, each copied object that it changed gets the copy's
+state written back in place (so that the objects a test holds stay the ones
+the stores hold), and objects it created are stored as they are, with any
+reference to a copy replaced by the original.
+
+What is copied, at any depth: dicts, lists, sets and deques (and their
+subclasses), tuples and frozensets holding copied objects, and objects with a
+``__dict__`` or ``__slots__`` (dataclasses, pydantic models, plain classes,
+other collections). Anything else (numbers, strings, UUIDs, datetimes, enums,
+classes, functions, objects that cannot be copied) is shared as a value.
+
+This module must not import messagebus: the plugin imports it at start-up.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import datetime
+import decimal
+import enum
+import fractions
+import types
+import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# How an object is copied and compared, by type.
+ATOM, MAPPING, SEQUENCE, SET, TUPLE, FROZENSET, OBJECT = range(7)
+
+_kinds: dict[type, int] = dict.fromkeys(
+    (
+        type(None),
+        bool,
+        int,
+        float,
+        complex,
+        str,
+        bytes,
+        range,
+        uuid.UUID,
+        datetime.datetime,
+        datetime.date,
+        datetime.time,
+        datetime.timedelta,
+        datetime.timezone,
+        decimal.Decimal,
+        fractions.Fraction,
+        type,
+        types.FunctionType,
+        types.BuiltinFunctionType,
+        types.MethodType,
+        types.ModuleType,
+    ),
+    ATOM,
+)
+_kinds.update({dict: MAPPING, list: SEQUENCE, set: SET, tuple: TUPLE, frozenset: FROZENSET})
+# The slots of each OBJECT type (name-mangled, without __dict__ and __weakref__).
+_slots: dict[type, tuple[str, ...]] = {}
+
+
+def share_as_values(kind: type) -> None:
+    """Let instances of ``kind`` (and its subclasses) be shared, never copied.
+
+    For records nobody changes in place: messagebus messages, in the message
+    store, keep their identity inside a transaction as outside.
+    """
+    _kinds[kind] = ATOM
+    for known in list(_kinds):
+        if issubclass(known, kind):
+            _kinds[known] = ATOM
+
+
+def _slot_names(kind: type) -> tuple[str, ...]:
+    names: list[str] = []
+    for klass in kind.__mro__:
+        declared = klass.__dict__.get("__slots__", ())
+        for name in (declared,) if isinstance(declared, str) else declared:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{klass.__name__.lstrip('_')}{name}"
+            names.append(name)
+    return tuple(names)
+
+
+def kind_of(kind: type) -> int:
+    found = _kinds.get(kind)
+    if found is not None:
+        return found
+    if issubclass(kind, (enum.Enum, type, BaseException)) or any(
+        issubclass(kind, atom) for atom, value in list(_kinds.items()) if value == ATOM
+    ):
+        found = ATOM
+    elif issubclass(kind, dict):
+        found = MAPPING
+    elif issubclass(kind, (list, collections.deque)):
+        found = SEQUENCE
+    elif issubclass(kind, set):
+        found = SET
+    elif issubclass(kind, tuple):
+        found = TUPLE
+    elif issubclass(kind, frozenset):
+        found = FROZENSET
+    else:
+        # Other collections are copied as the objects they are, through their
+        # attributes: a shallow copy of one could share its storage.
+        _slots[kind] = _slot_names(kind)
+        found = OBJECT if _slots[kind] or kind.__dictoffset__ else ATOM
+    _kinds[kind] = found
+    return found
+
+
+def _state(obj: Any) -> list[tuple[str, Any]]:
+    """The attributes of an OBJECT: its ``__dict__`` entries, then its set slots."""
+    fields = getattr(obj, "__dict__", None)
+    state = list(fields.items()) if isinstance(fields, dict) else []
+    for name in _slots[type(obj)]:
+        try:
+            state.append((f"\0{name}", getattr(obj, name)))
+        except AttributeError:
+            continue
+    return state
+
+
+def _set_state(obj: Any, state: list[tuple[str, Any]]) -> None:
+    fields = getattr(obj, "__dict__", None)
+    if isinstance(fields, dict):
+        names = {name for name, _ in state if not name.startswith("\0")}
+        for name in [name for name in fields if name not in names]:
+            del fields[name]
+    for name, value in state:
+        if name.startswith("\0"):
+            object.__setattr__(obj, name[1:], value)
+        else:
+            fields[name] = value  # type: ignore[index]
+
+
+class Copies:
+    """The private copies one transaction made, by original, and the way back."""
+
+    __slots__ = ("_adopted", "_clock", "by_copy", "by_original")
+
+    def __init__(self, clock: Callable[[], int]) -> None:
+        # id(original) -> (original, copy, when it was copied), in copying
+        # order; the entries keep both alive, so that an id cannot be reused
+        # while it is looked up.
+        self.by_original: dict[int, tuple[Any, Any, int]] = {}
+        self.by_copy: dict[int, tuple[Any, Any]] = {}
+        self._adopted: dict[int, Any] = {}
+        self._clock = clock
+
+    def __bool__(self) -> bool:
+        return bool(self.by_original)
+
+    def private(self, obj: Any) -> Any:
+        """This transaction's copy of ``obj``, made now if it has none yet."""
+        kind = _kinds.get(type(obj))
+        if kind is None:
+            kind = kind_of(type(obj))
+        if kind == ATOM:
+            return obj
+        entry = self.by_original.get(id(obj))
+        if entry is not None and entry[0] is obj:
+            return entry[1]
+        copied = self.by_copy.get(id(obj))
+        if copied is not None and copied[0] is obj:
+            return obj
+        return self._copy(obj, kind)
+
+    def _remember(self, obj: Any, duplicate: Any) -> None:
+        self.by_original[id(obj)] = (obj, duplicate, self._clock())
+        self.by_copy[id(duplicate)] = (duplicate, obj)
+
+    def _copy(self, obj: Any, kind: int) -> Any:
+        private = self.private
+        if kind in (TUPLE, FROZENSET):
+            items = [private(item) for item in obj]
+            if all(item is original for item, original in zip(items, obj, strict=False)):
+                return obj
+            make = getattr(obj, "_make", None)
+            duplicate = make(items) if make is not None else type(obj)(items)
+            self._remember(obj, duplicate)
+            return duplicate
+        try:
+            duplicate = _empty_like(obj, kind)
+        except Exception:
+            # An object that cannot be copied is shared as a value.
+            _kinds[type(obj)] = ATOM
+            return obj
+        # Remembered before its contents are copied: they may refer back to it.
+        self._remember(obj, duplicate)
+        if kind == MAPPING:
+            for key, value in list(obj.items()):
+                duplicate[key] = private(value)
+        elif kind == SEQUENCE:
+            duplicate.extend([private(item) for item in obj])
+        elif kind == SET:
+            duplicate |= obj
+        else:
+            _set_state(duplicate, [(name, private(value)) for name, value in _state(obj)])
+        return duplicate
+
+    def original(self, value: Any) -> Any:
+        """What to store for ``value``: the original of a copy, else ``value`` itself.
+
+        An object the transaction created is stored as it is, once any copy it
+        refers to has been replaced by its original.
+        """
+        kind = _kinds.get(type(value))
+        if kind is None:
+            kind = kind_of(type(value))
+        if kind == ATOM:
+            return value
+        entry = self.by_copy.get(id(value))
+        if entry is not None and entry[0] is value:
+            return entry[1]
+        if self.by_copy:
+            return self._adopt(value, kind)
+        return value
+
+    def _adopt(self, value: Any, kind: int) -> Any:
+        if id(value) in self._adopted:
+            return value
+        self._adopted[id(value)] = value
+        original = self.original
+        if kind == MAPPING:
+            for key, item in list(value.items()):
+                restored = original(item)
+                if restored is not item:
+                    value[key] = restored
+        elif kind == SEQUENCE:
+            items = list(value)
+            restored_items = [original(item) for item in items]
+            if any(a is not b for a, b in zip(items, restored_items, strict=False)):
+                value.clear()
+                value.extend(restored_items)
+        elif kind in (TUPLE, FROZENSET):
+            restored_items = [original(item) for item in value]
+            if any(a is not b for a, b in zip(value, restored_items, strict=False)):
+                make = getattr(value, "_make", None)
+                return make(restored_items) if make is not None else type(value)(restored_items)
+        elif kind == OBJECT:
+            state = _state(value)
+            restored_state = [(name, original(item)) for name, item in state]
+            if any(a[1] is not b[1] for a, b in zip(state, restored_state, strict=False)):
+                _set_state(value, restored_state)
+        return value
+
+    def _same(self, kept: Any, value: Any) -> bool:
+        """Whether ``value`` (in a copy) stands for ``kept`` (in its original)."""
+        if value is kept:
+            return True
+        entry = self.by_copy.get(id(value))
+        if entry is not None and entry[0] is value:
+            return entry[1] is kept
+        return type(value) is type(kept) and kind_of(type(value)) == ATOM and value == kept
+
+    def changed(self, obj: Any, duplicate: Any) -> bool:
+        """Whether the transaction changed its copy of ``obj`` (one level deep)."""
+        kind = kind_of(type(obj))
+        same = self._same
+        if kind == MAPPING:
+            return len(obj) != len(duplicate) or any(
+                key not in obj or not same(obj[key], value) for key, value in duplicate.items()
+            )
+        if kind == SEQUENCE:
+            return len(obj) != len(duplicate) or any(
+                not same(a, b) for a, b in zip(obj, duplicate, strict=False)
+            )
+        if kind == SET:
+            return bool(obj != duplicate)
+        if kind == OBJECT:
+            state, copied = _state(obj), _state(duplicate)
+            return len(state) != len(copied) or any(
+                a[0] != b[0] or not same(a[1], b[1]) for a, b in zip(state, copied, strict=False)
+            )
+        return False
+
+    def write_back(self, obj: Any, duplicate: Any) -> None:
+        """Give ``obj`` the state of its copy, in place."""
+        kind = kind_of(type(obj))
+        original = self.original
+        if kind == MAPPING:
+            items = [(key, original(value)) for key, value in duplicate.items()]
+            obj.clear()
+            obj.update(items)
+        elif kind == SEQUENCE:
+            items = [original(value) for value in duplicate]
+            if isinstance(obj, list):
+                obj[:] = items
+            else:
+                obj.clear()
+                obj.extend(items)
+        elif kind == SET:
+            obj.clear()
+            obj |= duplicate
+        elif kind == OBJECT:
+            _set_state(obj, [(name, original(value)) for name, value in _state(duplicate)])
+
+
+def _empty_like(obj: Any, kind: int) -> Any:
+    """A new object of the type of ``obj``, empty or without state."""
+    if kind == OBJECT:
+        duplicate = object.__new__(type(obj))
+        if isinstance(getattr(obj, "__dict__", None), dict):
+            object.__setattr__(duplicate, "__dict__", {})
+        return duplicate
+    if type(obj) in (dict, list, set):
+        return type(obj)()
+    duplicate = copy.copy(obj)
+    duplicate.clear()
+    return duplicate
