@@ -43,6 +43,8 @@ class _Block(Transaction):
 
     def drop_seen(self) -> None:
         for seen, saved in self.seen:
+            if not seen and not saved:
+                continue
             kept = {id(model) for model in saved}
             for model in seen:
                 # A model that entered ``seen`` in this transaction carries
@@ -157,13 +159,19 @@ class _InMemoryUnitOfWorkBase:
 
     def _block(self) -> _Block | None:
         """The block of this unit of work open in the running task, innermost."""
-        for block in reversed(current.get()):
+        stack = current.get()
+        if not stack:
+            return None
+        last = stack[-1]
+        if last.owner is self and not last.closed:
+            return last  # type: ignore[return-value]
+        for block in reversed(stack):
             if block.owner is self and not block.closed:
                 return block  # type: ignore[return-value]
         return None
 
     def _begin(self, make_transaction: Callable[[Any], Any]) -> Any:
-        if self._block() is not None:
+        if current.get() and self._block() is not None:
             name = type(self).__name__
             raise NestedTransactionError(
                 f"{name}: a transaction of this unit of work is already open in this task; "
@@ -199,8 +207,12 @@ class _InMemoryUnitOfWorkBase:
                 block.close()
 
 
+# messagebus's transaction status of a detached transaction (its enum moved in 0.13).
+_STREAMING = type(AsyncUnitOfWorkTransaction(None).status).streaming  # type: ignore[arg-type,var-annotated]
+
+
 def _streaming(transaction: Any) -> bool:
-    return getattr(transaction.status, "name", None) == "streaming"
+    return transaction.status is _STREAMING
 
 
 def _store_alias(name: str) -> property:
