@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterator, MutableSequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from messagebus import (
     AsyncAbstractRepository,
@@ -208,7 +208,7 @@ class _InMemoryUnitOfWorkBase:
 
 
 # messagebus's transaction status of a detached transaction (its enum moved in 0.13).
-_STREAMING = type(AsyncUnitOfWorkTransaction(None).status).streaming  # type: ignore[arg-type,var-annotated]
+_STREAMING: Any = type(AsyncUnitOfWorkTransaction(cast("Any", None)).status).streaming
 
 
 def _streaming(transaction: Any) -> bool:
