@@ -222,4 +222,8 @@ class SqlUnitOfWork(AsyncAbstractUnitOfWork):  # type: ignore[type-arg]
 
     async def rollback(self) -> None:
         self.books.loaded.clear()
+        # messagebus publishes the store's stream buffer with the next commit:
+        # what this transaction handled must not go with it. After a commit
+        # (then an exception), the committed events are not published either.
+        self.messagestore.stream_buffer.clear()
         await self.connection.rollback()
