@@ -1,13 +1,14 @@
-"""The cost of one begin + rollback of InMemoryUnitOfWork, by size of the stores.
+"""The cost of one transaction of InMemoryUnitOfWork, by size of the stores.
 
     python benchmarks/transaction.py [--sizes 0,1000,10000,100000]
 
 A repository's class-level store holds N books (pydantic models, each with a
-list field). Each size is timed twice: with a transaction that reads the store
-(as a handler does: the store is snapshotted) and with one that never touches
-it (nothing to snapshot). Prints the median time of one begin + rollback and,
-for the touched store, the cost per entry. Targets: a few microseconds per
-stored entry at most; nothing for an empty or untouched store.
+list field). Each size is timed three ways: a begin + rollback that never
+touches the store; one that reads all of it (``len()``: every key); and the
+shape of a handler, which reads three books, changes one in place, adds one
+and commits. Prints the median time of each and, for the store read whole,
+the cost per entry. Targets: a few microseconds per stored entry at most;
+nothing for an untouched store; a handler's transaction whatever the size.
 """
 
 from __future__ import annotations
@@ -41,18 +42,39 @@ class FakeBookRepository(InMemoryRepository, AsyncAbstractRepository[Book]):
 async def begin_rollback(uow: InMemoryUnitOfWork, *, touch: bool) -> None:
     async with uow as transaction:
         if touch:
-            # A handler reading the store, e.g. to look a book up.
+            # Every key of the store.
             len(transaction.books.books)
         await transaction.rollback()
 
 
-async def measure(uow: InMemoryUnitOfWork, *, touch: bool, budget: float = 0.5) -> float:
-    """Median seconds of one begin + rollback, over at most ``budget`` seconds."""
+NEW = UUID(int=10**9)
+
+
+async def handler_commit(uow: InMemoryUnitOfWork) -> None:
+    async with uow as transaction:
+        books = transaction.books.books
+        for n in range(3):
+            book = books.get(UUID(int=n))
+        if book is not None:
+            book.tags.append("read")
+        books[NEW] = Book(id=NEW, title="New")
+        await transaction.commit()
+    # Back to the same size, outside the measured transaction's cost.
+    FakeBookRepository.books.pop(NEW)
+    if book is not None:
+        FakeBookRepository.books[book.id].tags.pop()
+
+
+async def measure(uow: InMemoryUnitOfWork, mode: str, *, budget: float = 0.5) -> float:
+    """Median seconds of one transaction, over at most ``budget`` seconds."""
     times: list[float] = []
     deadline = time.perf_counter() + budget
     while len(times) < 5 or (time.perf_counter() < deadline and len(times) < 2000):
         start = time.perf_counter()
-        await begin_rollback(uow, touch=touch)
+        if mode == "handler":
+            await handler_commit(uow)
+        else:
+            await begin_rollback(uow, touch=mode == "touched")
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -68,12 +90,16 @@ async def main(sizes: list[int]) -> None:
     print(f"machine: {machine()}")
     print(f"versions: {versions()}")
     uow = InMemoryUnitOfWork(books=FakeBookRepository())
-    print(f"{'entries':>8} {'untouched':>14} {'touched':>14} {'per entry':>14}")
+    print(
+        f"{'entries':>8} {'untouched':>14} {'read whole':>14} {'per entry':>14} "
+        f"{'3 rows+commit':>14}"
+    )
     results: dict[int, tuple[float, float]] = {}
     for size in sizes:
         fill(size)
-        untouched = await measure(uow, touch=False)
-        touched = await measure(uow, touch=True)
+        untouched = await measure(uow, "untouched")
+        touched = await measure(uow, "touched")
+        handler = await measure(uow, "handler")
         if len(FakeBookRepository.books) != size:
             raise SystemExit("a rollback lost entries")
         results[size] = (untouched, touched)
@@ -81,6 +107,7 @@ async def main(sizes: list[int]) -> None:
         print(
             f"{size:>8} {untouched * 1e6:>11.1f} us {touched * 1e6:>11.1f} us "
             + (f"{per_entry:>11.2f} us" if size else f"{'-':>14}")
+            + f" {handler * 1e6:>11.1f} us"
         )
     reset_class_level_stores()
     largest = max(sizes)

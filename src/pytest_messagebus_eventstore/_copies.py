@@ -25,10 +25,7 @@ import enum
 import fractions
 import types
 import uuid
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from typing import Any
 
 # How an object is copied and compared, by type.
 ATOM, MAPPING, SEQUENCE, SET, TUPLE, FROZENSET, OBJECT = range(7)
@@ -116,44 +113,38 @@ def kind_of(kind: type) -> int:
     return found
 
 
-def _state(obj: Any) -> list[tuple[str, Any]]:
-    """The attributes of an OBJECT: its ``__dict__`` entries, then its set slots."""
+_State = tuple["dict[str, Any] | None", list[tuple[str, Any]]]
+
+
+def _state(obj: Any) -> _State:
+    """The attributes of an OBJECT: its ``__dict__`` (None without one), and its set slots."""
     fields = getattr(obj, "__dict__", None)
-    state = list(fields.items()) if isinstance(fields, dict) else []
+    slots = []
     for name in _slots[type(obj)]:
         try:
-            state.append((f"\0{name}", getattr(obj, name)))
+            slots.append((name, getattr(obj, name)))
         except AttributeError:
             continue
-    return state
+    return (fields if type(fields) is dict else None), slots
 
 
-def _set_state(obj: Any, state: list[tuple[str, Any]]) -> None:
-    fields = getattr(obj, "__dict__", None)
-    if isinstance(fields, dict):
-        names = {name for name, _ in state if not name.startswith("\0")}
-        for name in [name for name in fields if name not in names]:
-            del fields[name]
-    for name, value in state:
-        if name.startswith("\0"):
-            object.__setattr__(obj, name[1:], value)
-        else:
-            fields[name] = value  # type: ignore[index]
+# The number of the last commit, which the transactions keep: a copy made
+# after it has seen what it wrote.
+last_commit = 0
 
 
 class Copies:
     """The private copies one transaction made, by original, and the way back."""
 
-    __slots__ = ("_adopted", "_clock", "by_copy", "by_original")
+    __slots__ = ("_adopted", "by_copy", "by_original")
 
-    def __init__(self, clock: Callable[[], int]) -> None:
+    def __init__(self) -> None:
         # id(original) -> (original, copy, when it was copied), in copying
         # order; the entries keep both alive, so that an id cannot be reused
         # while it is looked up.
         self.by_original: dict[int, tuple[Any, Any, int]] = {}
         self.by_copy: dict[int, tuple[Any, Any]] = {}
         self._adopted: dict[int, Any] = {}
-        self._clock = clock
 
     def __bool__(self) -> bool:
         return bool(self.by_original)
@@ -174,7 +165,7 @@ class Copies:
         return self._copy(obj, kind)
 
     def _remember(self, obj: Any, duplicate: Any) -> None:
-        self.by_original[id(obj)] = (obj, duplicate, self._clock())
+        self.by_original[id(obj)] = (obj, duplicate, last_commit)
         self.by_copy[id(duplicate)] = (duplicate, obj)
 
     def _copy(self, obj: Any, kind: int) -> Any:
@@ -203,7 +194,13 @@ class Copies:
         elif kind == SET:
             duplicate |= obj
         else:
-            _set_state(duplicate, [(name, private(value)) for name, value in _state(obj)])
+            fields, slots = _state(obj)
+            if fields is not None:
+                object.__setattr__(
+                    duplicate, "__dict__", {name: private(value) for name, value in fields.items()}
+                )
+            for name, value in slots:
+                object.__setattr__(duplicate, name, private(value))
         return duplicate
 
     def original(self, value: Any) -> Any:
@@ -246,10 +243,15 @@ class Copies:
                 make = getattr(value, "_make", None)
                 return make(restored_items) if make is not None else type(value)(restored_items)
         elif kind == OBJECT:
-            state = _state(value)
-            restored_state = [(name, original(item)) for name, item in state]
-            if any(a[1] is not b[1] for a, b in zip(state, restored_state, strict=False)):
-                _set_state(value, restored_state)
+            fields, slots = _state(value)
+            for name, item in list(fields.items()) if fields is not None else ():
+                restored = original(item)
+                if restored is not item:
+                    fields[name] = restored  # type: ignore[index]
+            for name, item in slots:
+                restored = original(item)
+                if restored is not item:
+                    object.__setattr__(value, name, restored)
         return value
 
     def _same(self, kept: Any, value: Any) -> bool:
@@ -276,9 +278,22 @@ class Copies:
         if kind == SET:
             return bool(obj != duplicate)
         if kind == OBJECT:
-            state, copied = _state(obj), _state(duplicate)
-            return len(state) != len(copied) or any(
-                a[0] != b[0] or not same(a[1], b[1]) for a, b in zip(state, copied, strict=False)
+            (fields, slots), (copied_fields, copied_slots) = _state(obj), _state(duplicate)
+            if (
+                fields is not None
+                and copied_fields is not None
+                and (
+                    len(fields) != len(copied_fields)
+                    or any(
+                        name not in fields or not same(fields[name], value)
+                        for name, value in copied_fields.items()
+                    )
+                )
+            ):
+                return True
+            return len(slots) != len(copied_slots) or any(
+                a[0] != b[0] or not same(a[1], b[1])
+                for a, b in zip(slots, copied_slots, strict=False)
             )
         return False
 
@@ -301,7 +316,17 @@ class Copies:
             obj.clear()
             obj |= duplicate
         elif kind == OBJECT:
-            _set_state(obj, [(name, original(value)) for name, value in _state(duplicate)])
+            (fields, slots), (copied_fields, copied_slots) = _state(obj), _state(duplicate)
+            if fields is not None and copied_fields is not None:
+                items = [(name, original(value)) for name, value in copied_fields.items()]
+                fields.clear()
+                fields.update(items)
+            kept = {name for name, _ in copied_slots}
+            for name, _ in slots:
+                if name not in kept:
+                    object.__delattr__(obj, name)
+            for name, value in copied_slots:
+                object.__setattr__(obj, name, original(value))
 
 
 def _empty_like(obj: Any, kind: int) -> Any:

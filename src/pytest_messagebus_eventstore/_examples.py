@@ -71,6 +71,11 @@ def _event_lists(run: RunningTest) -> list[Any]:
     return found
 
 
+def is_hypothesis_test(item: Any) -> bool:
+    function = getattr(item, "function", None)
+    return getattr(getattr(function, "hypothesis", None), "inner_test", None) is not None
+
+
 def isolate_examples(run: RunningTest) -> Callable[[], None] | None:
     """Wrap the test's hypothesis body, if it has one; returns what unwraps it."""
     handle: Any = getattr(getattr(run.item, "obj", None), "hypothesis", None)

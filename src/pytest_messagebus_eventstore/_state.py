@@ -20,6 +20,8 @@ import pytest
 from . import _recorder, _stores
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from messagebus import AbstractMessageSerializer
 
     from ._recorder import Recorder
@@ -31,6 +33,7 @@ class PluginState:
     __slots__ = (
         "buses",
         "hooks_by_parent",
+        "hypothesis_tests",
         "numbered_by_default",
         "overridden_at",
         "session",
@@ -54,6 +57,8 @@ class PluginState:
         self.strict_marked: set[int] = set()
         # The messagebus_deterministic ini option.
         self.numbered_by_default = False
+        # The ids of the hypothesis tests, whose examples each start afresh.
+        self.hypothesis_tests: set[int] = set()
 
 
 plugin_state_key = pytest.StashKey[PluginState]()
@@ -71,6 +76,7 @@ class RunningTest:
         "recorder",
         "serializer",
         "transports",
+        "unwrap",
     )
 
     def __init__(self, item: pytest.Item, plugin: PluginState) -> None:
@@ -86,6 +92,8 @@ class RunningTest:
         # Set on first use.
         self.serializer: AbstractMessageSerializer | None = None
         self.overridden_above: frozenset[str] | None = None
+        # Puts the hypothesis test's body back, after the test.
+        self.unwrap: Callable[[], None] | None = None
 
     def record(self) -> Recorder | None:
         """The test's recorder; started now if messagebus was imported since the setup."""

@@ -206,12 +206,22 @@ def _same_contents(before: Any, now: Any) -> bool:
 
 # The baselines of the fixture scopes in force, outermost first.
 _layers: list[Layer] = []
+# The layer of the wider-scoped fixture being set up.
+_opening: list[Layer] = []
 
 
-def push_layer() -> Layer:
+def open_layer() -> Layer:
+    """A wider-scoped fixture's set-up begins: what it writes until :func:`close_layer` counts."""
     layer = Layer()
     _layers.append(layer)
+    _opening.append(layer)
     return layer
+
+
+def close_layer() -> None:
+    """The set-up of the fixture whose layer is open is over."""
+    if _opening:
+        _opening.pop().close()
 
 
 def pop_layer(layer: Layer) -> None:
@@ -289,6 +299,7 @@ class Session:
         _transactions.open_transactions.clear()
         _replaced.clear()
         _layers.clear()
+        _opening.clear()
         in_test = False
         reset_class_level_stores()
 

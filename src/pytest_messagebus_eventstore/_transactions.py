@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, MutableMapping, MutableSequence, 
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
+from . import _copies
 from ._copies import Copies
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class Transaction:
         self.owner = owner
         self.repositories = tuple(repositories)
         self.views: dict[ClassLevelStore[Any], View] = {}
-        self.copies = Copies(_now)
+        self.copies = Copies()
         # Messages added to each message store in this transaction, to stream
         # on commit; and those of its commits, until the block closes.
         self.streams: dict[Any, tuple[list[Any], list[Any]]] = {}
@@ -137,7 +138,7 @@ class Transaction:
         self._check(changed)
         for view in views.values():
             view.check()
-        number = _last_commit = next(_commits)
+        number = _last_commit = _copies.last_commit = next(_commits)
         for obj, duplicate, _ in changed:
             copies.write_back(obj, duplicate)
             _written[id(obj)] = (obj, number)
@@ -168,7 +169,7 @@ class Transaction:
     def _end(self) -> None:
         self.is_open = False
         self.views = {}
-        self.copies = Copies(_now)
+        self.copies = Copies()
         if self in open_transactions:
             open_transactions.remove(self)
 
@@ -181,10 +182,6 @@ class Transaction:
         stack = current.get()
         if self in stack:
             current.set(tuple(transaction for transaction in stack if transaction is not self))
-
-
-def _now() -> int:
-    return _last_commit
 
 
 def written_since(obj: Any, stamp: int) -> bool:
@@ -388,21 +385,46 @@ class MappingView(View, MutableMapping[Any, Any]):
 
 
 class SequenceView(View, MutableSequence[Any]):
-    """A list-like store: the row list taken on first read, rows copied as they are read."""
+    """A list-like store, rows copied as they are read.
 
-    __slots__ = ("_base", "_base_ids", "_items")
+    While the transaction only appends, it reads the shared list as it is now
+    (read committed: what others commit meanwhile shows), followed by what it
+    appended; its appends merge with anyone's on commit. Once it changes the
+    list otherwise (removes, replaces, inserts, sorts), the list as it was
+    then, with its changes, is its own.
+    """
+
+    __slots__ = ("_added", "_base", "_base_ids", "_items")
 
     def __init__(self, transaction: Transaction, store: ClassLevelStore[Any]) -> None:
         super().__init__(transaction, store)
-        self._base = list(store.container)
-        self._items = list(self._base)
-        # The shared rows not copied yet, by identity (``_base`` keeps them alive).
-        self._base_ids = {id(item) for item in self._base}
+        self._added: list[Any] = []
+        # Once the transaction changed more than the end: its own list, the
+        # shared one as it was then, and the shared rows in it not copied yet
+        # (by identity: ``_base`` keeps them alive).
+        self._items: list[Any] | None = None
+        self._base: list[Any] = []
+        self._base_ids: set[int] = set()
+
+    def _own(self) -> list[Any]:
+        items = self._items
+        if items is None:
+            self._base = list(self._store.container)
+            self._base_ids = {id(item) for item in self._base}
+            items = self._items = [*self._base, *self._added]
+            self._added = []
+        return items
 
     def _row(self, index: int) -> Any:
-        item = self._items[index]
+        items = self._items
+        if items is None:
+            shared = self._store.container
+            if index < len(shared):
+                return self._transaction.private(shared[index])
+            return self._added[index - len(shared)]
+        item = items[index]
         if id(item) in self._base_ids:
-            item = self._items[index] = self._transaction.private(item)
+            item = items[index] = self._transaction.private(item)
         return item
 
     @overload
@@ -410,43 +432,60 @@ class SequenceView(View, MutableSequence[Any]):
     @overload
     def __getitem__(self, index: slice) -> list[Any]: ...
     def __getitem__(self, index: SupportsIndex | slice) -> Any:
+        positions = range(len(self))
         if isinstance(index, slice):
-            return [self._row(position) for position in range(len(self._items))[index]]
-        position = range(len(self._items))[index]
-        return self._row(position)
+            return [self._row(position) for position in positions[index]]
+        return self._row(positions[index])
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._items[index] = value
+        self._own()[index] = value
 
     def __delitem__(self, index: Any) -> None:
-        del self._items[index]
+        del self._own()[index]
 
     def __len__(self) -> int:
+        if self._items is None:
+            return len(self._store.container) + len(self._added)
         return len(self._items)
 
     def __iter__(self) -> Iterator[Any]:
-        for position in range(len(self._items)):
+        for position in range(len(self)):
             yield self._row(position)
 
     def __contains__(self, value: object) -> bool:
         return any(item is value or item == value for item in self)
 
     def insert(self, index: int, value: Any) -> None:
-        self._items.insert(index, value)
+        if self._items is None and index >= len(self):
+            self._added.append(value)
+        else:
+            self._own().insert(index, value)
 
     def append(self, value: Any) -> None:
-        self._items.append(value)
+        if self._items is None:
+            self._added.append(value)
+        else:
+            self._items.append(value)
 
     def extend(self, values: Iterable[Any]) -> None:
-        self._items.extend(values)
+        for value in list(values):
+            self.append(value)
 
     def clear(self) -> None:
-        self._items.clear()
+        self._own().clear()
 
     def sort(self, **kwargs: Any) -> None:
         items = list(self)
         items.sort(**kwargs)
-        self._items[:] = items
+        self._own()[:] = items
+
+    def reverse(self) -> None:
+        self._own().reverse()
+
+    def pop(self, index: int = -1) -> Any:
+        item = self[index]
+        del self[index]
+        return item
 
     def copy(self) -> list[Any]:
         return list(self)
@@ -465,15 +504,13 @@ class SequenceView(View, MutableSequence[Any]):
         return [*self, *other]
 
     def read_rows(self) -> Iterator[tuple[Any, Any]]:
-        yield from enumerate(self._base)
-
-    def _final(self) -> list[Any]:
-        original = self._transaction.copies.original
-        return [original(item) for item in self._items]
+        yield from enumerate(self._base if self._items is not None else self._store.container)
 
     def _merge(self, shared: list[Any]) -> list[Any] | None:
         """The shared list with this transaction's changes, or None if they conflict."""
-        final, base = self._final(), self._base
+        assert self._items is not None
+        original = self._transaction.copies.original
+        final, base = [original(item) for item in self._items], self._base
         if len(shared) == len(base) and all(a is b for a, b in zip(shared, base, strict=False)):
             return final
         # Others committed meanwhile: merge removals and appends, refuse the rest.
@@ -489,7 +526,7 @@ class SequenceView(View, MutableSequence[Any]):
         return [item for item in shared if id(item) not in removed] + added
 
     def check(self) -> None:
-        if self._changed() and self._merge(list(self._store.container)) is None:
+        if self._items is not None and self._merge(list(self._store.container)) is None:
             raise TransactionConflict(
                 f"cannot commit: {self._store} was reordered by this transaction while "
                 "another one committed changes to it. The in-memory stores merge appends "
@@ -497,17 +534,13 @@ class SequenceView(View, MutableSequence[Any]):
                 "touches the list, or retry the second."
             )
 
-    def _changed(self) -> bool:
-        items, base = self._items, self._base
-        if len(items) != len(base):
-            return True
-        original = self._transaction.copies.original
-        return any(original(a) is not b for a, b in zip(items, base, strict=False))
-
     def apply(self) -> None:
-        if not self._changed():
-            return
         container = self._store.container
+        original = self._transaction.copies.original
+        if self._items is None:
+            if self._added:
+                container.extend([original(item) for item in self._added])
+            return
         merged = self._merge(list(container))
         assert merged is not None  # checked
         if isinstance(container, list):

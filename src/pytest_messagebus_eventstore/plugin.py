@@ -34,7 +34,7 @@ from ._report import (
     note_strict_markers,
 )
 from ._state import PluginState, RunningTest, plugin_state_key, running
-from ._stores import push_layer, reset_class_level_stores
+from ._stores import close_layer, open_layer, reset_class_level_stores
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -196,34 +196,32 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    running.append(RunningTest(item, item.config.stash[plugin_state_key]))
+    plugin = item.config.stash[plugin_state_key]
+    run = RunningTest(item, plugin)
+    running.append(run)
     # What the test reassigns on a repository class is put back after it.
     _stores.in_test = True
+    close_layer()
+    if id(item) in plugin.hypothesis_tests:
+        run.unwrap = _examples.isolate_examples(run)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any]) -> Any:
-    if fixturedef.scope == "function":
-        return (yield)
-    # What a wider-scoped fixture writes into the stores while it is set up is
-    # the baseline of its scope: each of its tests starts from it.
-    layer = push_layer()
-    try:
-        return (yield)
-    finally:
-        layer.close()
+@pytest.hookimpl(trylast=True, specname="pytest_runtest_setup")
+def pytest_runtest_setup_fixtures_done(item: pytest.Item) -> None:
+    # Named pytest_*: pytest ignores an implementation named otherwise.
+    close_layer()
+
+
+# First: the hook stops at the first implementation that returns the value.
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any]) -> None:
+    # A plain hook, not a wrapper around each fixture of each test: the set-up
+    # of a wider-scoped fixture ends when the next fixture's begins, or the test's.
+    close_layer()
+    if fixturedef.scope != "function":
+        # What it writes into the stores is the baseline of its scope.
+        layer = open_layer()
         fixturedef.addfinalizer(lambda: _stores.pop_layer(layer))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Any:
-    run = _state.of(item)
-    unwrap = _examples.isolate_examples(run) if run is not None else None
-    try:
-        return (yield)
-    finally:
-        if unwrap is not None:
-            unwrap()
 
 
 @pytest.hookimpl(trylast=True)
@@ -254,6 +252,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def _after_test(run: RunningTest) -> None:
+    if run.unwrap is not None:
+        run.unwrap()
     reset_class_level_stores()
     _stores.in_test = False
     for bus in run.plugin.buses:
@@ -492,6 +492,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _given.add_phase_fixtures(marked[_given.MARKER])
     _deterministic.add_numbering_fixture(config, items, marked[_deterministic.MARKER])
     note_strict_markers(config, marked[STRICT_MARKER])
+    # By identity, as the strict tests: the items live as long as the session.
+    config.stash[plugin_state_key].hypothesis_tests = {
+        id(item) for item in items if _examples.is_hypothesis_test(item)
+    }
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
