@@ -1,6 +1,6 @@
 """The cost of one transaction of InMemoryUnitOfWork, by size of the stores.
 
-    python benchmarks/transaction.py [--sizes 0,1000,10000,100000]
+    python benchmarks/transaction.py [--sizes 0,1000,10000,100000] [--instructions]
 
 A repository's class-level store holds N books (pydantic models, each with a
 list field). Each size is timed three ways: a begin + rollback that never
@@ -9,13 +9,23 @@ shape of a handler, which reads three books, changes one in place, adds one
 and commits. Prints the median time of each and, for the store read whole,
 the cost per entry. Targets: a few microseconds per stored entry at most;
 nothing for an untouched store; a handler's transaction whatever the size.
+
+With --instructions, each kind of transaction also runs 200 times under
+valgrind's callgrind, and the instructions of one are printed: the same on a
+busy machine as on a quiet one, where the times are not.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from typing import Any, ClassVar
 from uuid import UUID
@@ -125,6 +135,52 @@ async def main(sizes: list[int]) -> None:
     )
 
 
+COUNTED = 200
+
+
+async def repeat(mode: str, size: int, count: int) -> None:
+    """``count`` transactions of ``mode`` over a store of ``size`` books (for callgrind)."""
+    fill(size)
+    uow = InMemoryUnitOfWork(books=FakeBookRepository())
+    for _ in range(count):
+        if mode == "handler":
+            await handler_commit(uow)
+        else:
+            await begin_rollback(uow, touch=mode == "touched")
+
+
+def instructions(mode: str, size: int) -> float:
+    """The instructions of one transaction of ``mode``, counted by callgrind."""
+    if shutil.which("valgrind") is None:
+        sys.exit("--instructions needs valgrind (Debian package valgrind)")
+    totals = []
+    for count in (0, COUNTED):
+        with tempfile.TemporaryDirectory() as tmp:
+            result = subprocess.run(
+                [
+                    *("valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out"),
+                    *(sys.executable, __file__, "--repeat", f"{mode},{size},{count}"),
+                ],
+                env={**os.environ, "PYTHONHASHSEED": "0"},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        found = re.search(r"Collected : (\d+)", result.stderr)
+        if found is None:
+            sys.exit(result.stderr[-2000:])
+        totals.append(int(found.group(1)))
+    return (totals[1] - totals[0]) / COUNTED
+
+
+def print_instructions(sizes: list[int]) -> None:
+    print(f"instructions per transaction ({COUNTED} of each, callgrind):")
+    print(f"{'entries':>8} {'untouched':>14} {'read whole':>14} {'3 rows+commit':>14}")
+    for size in sizes:
+        counts = [instructions(mode, size) for mode in ("untouched", "touched", "handler")]
+        print(f"{size:>8}" + "".join(f" {count / 1000:>12.1f} k" for count in counts))
+
+
 def parse_sizes(text: str) -> Any:
     return sorted(int(size) for size in text.split(","))
 
@@ -134,4 +190,15 @@ if __name__ == "__main__":
     parser.add_argument(
         "--sizes", type=parse_sizes, default=[0, 1000, 10_000, 100_000], help="entries"
     )
-    asyncio.run(main(parser.parse_args().sizes))
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions (needs valgrind)"
+    )
+    parser.add_argument("--repeat", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.repeat:
+        mode, size, count = options.repeat.split(",")
+        asyncio.run(repeat(mode, int(size), int(count)))
+    else:
+        asyncio.run(main(options.sizes))
+        if options.instructions:
+            print_instructions(options.sizes)
