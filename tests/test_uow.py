@@ -241,7 +241,7 @@ async def test_a_transaction_copies_only_the_rows_it_reads() -> None:
         assert not open_transaction.copies
         transaction.shelves.shelves["b"].books.append("x")
         # Shelf "b", its list of books and the rest of its state: nothing of "a" or "c".
-        copied = [obj for obj, _, _ in open_transaction.copies.by_original.values()]
+        copied = [entry[0] for entry in open_transaction.copies.by_original.values()]
         assert copied[:2] == [shelves["b"], shelves["b"].books]
         others = [vars(shelves["a"]), vars(shelves["c"]), shelves["a"], shelves["c"]]
         assert not any(obj is other for obj in copied for other in others)

@@ -139,10 +139,10 @@ class Copies:
     __slots__ = ("_adopted", "by_copy", "by_original")
 
     def __init__(self) -> None:
-        # id(original) -> (original, copy, when it was copied), in copying
-        # order; the entries keep both alive, so that an id cannot be reused
-        # while it is looked up.
-        self.by_original: dict[int, tuple[Any, Any, int]] = {}
+        # id(original) -> [original, copy, when it was copied, the copy's
+        # contents then], in copying order; the entries keep both alive, so
+        # that an id cannot be reused while it is looked up.
+        self.by_original: dict[int, list[Any]] = {}
         self.by_copy: dict[int, tuple[Any, Any]] = {}
         self._adopted: dict[int, Any] = {}
 
@@ -164,14 +164,20 @@ class Copies:
             return obj
         return self._copy(obj, kind)
 
-    def _remember(self, obj: Any, duplicate: Any) -> None:
-        self.by_original[id(obj)] = (obj, duplicate, last_commit)
+    def _remember(self, obj: Any, duplicate: Any) -> list[Any]:
+        entry = self.by_original[id(obj)] = [obj, duplicate, last_commit, None]
         self.by_copy[id(duplicate)] = (duplicate, obj)
+        return entry
 
     def _copy(self, obj: Any, kind: int) -> Any:
         private = self.private
+        kinds = _kinds
+
+        def copied(value: Any) -> Any:
+            return value if kinds.get(type(value)) == ATOM else private(value)
+
         if kind in (TUPLE, FROZENSET):
-            items = [private(item) for item in obj]
+            items = [copied(item) for item in obj]
             if all(item is original for item, original in zip(items, obj, strict=False)):
                 return obj
             make = getattr(obj, "_make", None)
@@ -185,22 +191,24 @@ class Copies:
             _kinds[type(obj)] = ATOM
             return obj
         # Remembered before its contents are copied: they may refer back to it.
-        self._remember(obj, duplicate)
+        entry = self._remember(obj, duplicate)
         if kind == MAPPING:
             for key, value in list(obj.items()):
-                duplicate[key] = private(value)
+                duplicate[key] = copied(value)
         elif kind == SEQUENCE:
-            duplicate.extend([private(item) for item in obj])
+            duplicate.extend([copied(item) for item in obj])
         elif kind == SET:
             duplicate |= obj
         else:
             fields, slots = _state(obj)
             if fields is not None:
                 object.__setattr__(
-                    duplicate, "__dict__", {name: private(value) for name, value in fields.items()}
+                    duplicate, "__dict__", {name: copied(value) for name, value in fields.items()}
                 )
             for name, value in slots:
-                object.__setattr__(duplicate, name, private(value))
+                object.__setattr__(duplicate, name, copied(value))
+        # What the copy holds now: a change shows as a difference from it.
+        entry[3] = _contents(duplicate, kind)
         return duplicate
 
     def original(self, value: Any) -> Any:
@@ -254,48 +262,18 @@ class Copies:
                     object.__setattr__(value, name, restored)
         return value
 
-    def _same(self, kept: Any, value: Any) -> bool:
-        """Whether ``value`` (in a copy) stands for ``kept`` (in its original)."""
-        if value is kept:
-            return True
-        entry = self.by_copy.get(id(value))
-        if entry is not None and entry[0] is value:
-            return entry[1] is kept
-        return type(value) is type(kept) and kind_of(type(value)) == ATOM and value == kept
+    def changed(self, entry: list[Any]) -> bool:
+        """Whether the transaction changed a copy (one level deep), from its entry.
 
-    def changed(self, obj: Any, duplicate: Any) -> bool:
-        """Whether the transaction changed its copy of ``obj`` (one level deep)."""
-        kind = kind_of(type(obj))
-        same = self._same
-        if kind == MAPPING:
-            return len(obj) != len(duplicate) or any(
-                key not in obj or not same(obj[key], value) for key, value in duplicate.items()
-            )
-        if kind == SEQUENCE:
-            return len(obj) != len(duplicate) or any(
-                not same(a, b) for a, b in zip(obj, duplicate, strict=False)
-            )
-        if kind == SET:
-            return bool(obj != duplicate)
-        if kind == OBJECT:
-            (fields, slots), (copied_fields, copied_slots) = _state(obj), _state(duplicate)
-            if (
-                fields is not None
-                and copied_fields is not None
-                and (
-                    len(fields) != len(copied_fields)
-                    or any(
-                        name not in fields or not same(fields[name], value)
-                        for name, value in copied_fields.items()
-                    )
-                )
-            ):
-                return True
-            return len(slots) != len(copied_slots) or any(
-                a[0] != b[0] or not same(a[1], b[1])
-                for a, b in zip(slots, copied_slots, strict=False)
-            )
-        return False
+        The copy's contents are compared with what they were once copied: by
+        identity first, then by equality, so a value replaced by an equal one
+        is no change. Both comparisons run in C, for builtin containers.
+        """
+        _, duplicate, _, contents = entry
+        kind = _kinds[type(duplicate)]
+        if kind in (TUPLE, FROZENSET):
+            return False
+        return bool(_contents(duplicate, kind) != contents)
 
     def write_back(self, obj: Any, duplicate: Any) -> None:
         """Give ``obj`` the state of its copy, in place."""
@@ -327,6 +305,20 @@ class Copies:
                     object.__delattr__(obj, name)
             for name, value in copied_slots:
                 object.__setattr__(obj, name, original(value))
+
+
+def _contents(obj: Any, kind: int) -> Any:
+    """A shallow copy of what ``obj`` holds, to compare with later."""
+    if kind == MAPPING:
+        return dict(obj)
+    if kind == SEQUENCE:
+        return list(obj)
+    if kind == SET:
+        return set(obj)
+    if kind == OBJECT:
+        fields, slots = _state(obj)
+        return (None if fields is None else dict(fields)), slots
+    return None
 
 
 def _empty_like(obj: Any, kind: int) -> Any:

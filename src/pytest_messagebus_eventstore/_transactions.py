@@ -130,11 +130,16 @@ class Transaction:
         if not self.is_open:
             return
         views, copies = self.views, self.copies
-        changed = [
-            (obj, duplicate, stamp)
-            for obj, duplicate, stamp in copies.by_original.values()
-            if copies.changed(obj, duplicate)
-        ]
+        changed = (
+            [
+                (obj, duplicate, stamp)
+                for obj, duplicate, stamp, _ in [
+                    entry for entry in copies.by_original.values() if copies.changed(entry)
+                ]
+            ]
+            if copies.by_original
+            else []
+        )
         self._check(changed)
         for view in views.values():
             view.check()
@@ -167,9 +172,8 @@ class Transaction:
         self._end()
 
     def _end(self) -> None:
+        # The views and copies go with the transaction: nothing reads them now.
         self.is_open = False
-        self.views = {}
-        self.copies = Copies()
         if self in open_transactions:
             open_transactions.remove(self)
 
