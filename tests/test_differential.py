@@ -66,6 +66,7 @@ from pytest_messagebus_eventstore import (
     _recorder,
     _stores,
 )
+from pytest_messagebus_eventstore._scan import _AsyncScanBus
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "reading_club"
 if str(EXAMPLE) not in sys.path:
@@ -141,8 +142,14 @@ class SqlMailer(AbstractMailer):
 
 @functools.cache
 def _bus(mailer: type[AbstractMailer]) -> AsyncMessageBus[Any]:
+    # Scanned as the plugin's bus fixture scans: the in-process pytester runs
+    # of other tests import the handlers again, and tamahagane keeps the
+    # handlers of every import, which a plain scan would register twice.
+    scanned = _AsyncScanBus()
+    scanned.scan("reading_club.service.handlers")
     bus: AsyncMessageBus[Any] = AsyncMessageBus(mailer=mailer)
-    bus.scan("reading_club.service.handlers")
+    bus.commands_registry = dict(scanned.commands_registry)
+    bus.events_registry = scanned.events_registry
     return bus
 
 
