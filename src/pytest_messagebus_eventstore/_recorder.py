@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -146,11 +146,16 @@ def _build_patches() -> list[_Patch]:
             _active.prepare(message)
         return _adding.set((store, message))
 
+    running = type(AsyncUnitOfWorkTransaction(cast("Any", None)).status).running
+
     def recorded(store: Any, message: Any, token: Any) -> None:
         _adding.reset(token)
         if _active is not None:
-            entry = Record(message, store, transaction_of(store))
-            autocommits = getattr(store, "_autocommits", None)
+            transaction = transaction_of(store)
+            entry = Record(message, store, transaction)
+            autocommits = None
+            if transaction is None or transaction.status is not running:
+                autocommits = getattr(store, "_autocommits", None)
             if autocommits is not None and autocommits():
                 # An in-memory store outside a transaction keeps it at once.
                 entry.status = "committed"

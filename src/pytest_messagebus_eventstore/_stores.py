@@ -82,12 +82,20 @@ class ClassLevelStore(Generic[_T]):
     @overload
     def __get__(self, instance: object, owner: type) -> _T: ...
     def __get__(self, instance: object | None, owner: type) -> _T:
-        if not _transactions.current.get():
+        stack = _transactions.current.get()
+        if not stack:
             return self.container
-        transaction = _transactions.transaction_for(instance)
-        if transaction is None:
-            return self.container
-        return transaction.view(self)  # type: ignore[return-value]
+        # The usual case inline: one transaction open in the running task.
+        transaction = stack[-1]
+        if len(stack) > 1 or not transaction.is_open:
+            found = _transactions.transaction_for(instance)
+            if found is None:
+                return self.container
+            transaction = found
+        view = transaction.views.get(self)
+        if view is None:
+            view = transaction.view(self)
+        return view  # type: ignore[return-value]
 
     def replace(self, container: Any) -> None:
         """``Owner.name = container``: the shared contents are those of ``container`` now."""
@@ -207,21 +215,21 @@ def _same_contents(before: Any, now: Any) -> bool:
 # The baselines of the fixture scopes in force, outermost first.
 _layers: list[Layer] = []
 # The layer of the wider-scoped fixture being set up.
-_opening: list[Layer] = []
+opening: list[Layer] = []
 
 
 def open_layer() -> Layer:
     """A wider-scoped fixture's set-up begins: what it writes until :func:`close_layer` counts."""
     layer = Layer()
     _layers.append(layer)
-    _opening.append(layer)
+    opening.append(layer)
     return layer
 
 
 def close_layer() -> None:
     """The set-up of the fixture whose layer is open is over."""
-    if _opening:
-        _opening.pop().close()
+    if opening:
+        opening.pop().close()
 
 
 def pop_layer(layer: Layer) -> None:
@@ -299,7 +307,7 @@ class Session:
         _transactions.open_transactions.clear()
         _replaced.clear()
         _layers.clear()
-        _opening.clear()
+        opening.clear()
         in_test = False
         reset_class_level_stores()
 

@@ -278,9 +278,6 @@ class MappingView(View, MutableMapping[Any, Any]):
         self._base: dict[Any, Any] = {}
         self._stamp = _last_commit
 
-    def _shared(self) -> Any:
-        return self._store.container
-
     def __getitem__(self, key: Any) -> Any:
         local = self._local
         if key in local:
@@ -288,7 +285,7 @@ class MappingView(View, MutableMapping[Any, Any]):
             if value is _DELETED:
                 raise KeyError(key)
             return value
-        shared = self._shared()
+        shared = self._store.container
         if key not in shared:
             factory = getattr(shared, "default_factory", None)
             if factory is None:
@@ -304,25 +301,25 @@ class MappingView(View, MutableMapping[Any, Any]):
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if key not in self._base:
-            self._base[key] = self._shared().get(key, _MISSING)
+            self._base[key] = self._store.container.get(key, _MISSING)
         self._local[key] = value
 
     def __delitem__(self, key: Any) -> None:
         if key not in self:
             raise KeyError(key)
         if key not in self._base:
-            self._base[key] = self._shared()[key]
+            self._base[key] = self._store.container[key]
         self._local[key] = _DELETED
 
     def __contains__(self, key: object) -> bool:
         local = self._local
         if key in local:
             return local[key] is not _DELETED
-        return key in self._shared()
+        return key in self._store.container
 
     def __iter__(self) -> Iterator[Any]:
         local = self._local
-        shared = self._shared()
+        shared = self._store.container
         for key in list(shared):
             if local.get(key) is not _DELETED:
                 yield key
@@ -366,7 +363,7 @@ class MappingView(View, MutableMapping[Any, Any]):
             yield key
 
     def check(self) -> None:
-        shared = self._shared()
+        shared = self._store.container
         for key in self._written_keys():
             base = self._base[key]
             if shared.get(key, _MISSING) is not base or written_since(base, self._stamp):
@@ -378,7 +375,7 @@ class MappingView(View, MutableMapping[Any, Any]):
                 )
 
     def apply(self) -> None:
-        shared = self._shared()
+        shared = self._store.container
         original = self._transaction.copies.original
         for key in list(self._written_keys()):
             value = self._local[key]

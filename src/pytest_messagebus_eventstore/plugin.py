@@ -209,7 +209,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(trylast=True, specname="pytest_runtest_setup")
 def pytest_runtest_setup_fixtures_done(item: pytest.Item) -> None:
     # Named pytest_*: pytest ignores an implementation named otherwise.
-    close_layer()
+    if _stores.opening:
+        close_layer()
 
 
 # First: the hook stops at the first implementation that returns the value.
@@ -217,7 +218,8 @@ def pytest_runtest_setup_fixtures_done(item: pytest.Item) -> None:
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any]) -> None:
     # A plain hook, not a wrapper around each fixture of each test: the set-up
     # of a wider-scoped fixture ends when the next fixture's begins, or the test's.
-    close_layer()
+    if _stores.opening:
+        close_layer()
     if fixturedef.scope != "function":
         # What it writes into the stores is the baseline of its scope.
         layer = open_layer()
