@@ -125,6 +125,17 @@ def _build_patches() -> list[_Patch]:
         SyncAbstractMessageStoreRepository,
     )
 
+    # messagebus's transaction statuses, of each flavour: messagebus 0.12 has
+    # an enum per flavour.
+    statuses: list[Any] = [
+        type(flavour(cast("Any", None)).status)
+        for flavour in (AsyncUnitOfWorkTransaction, SyncUnitOfWorkTransaction)
+    ]
+    committed_, running_, streaming_ = (
+        tuple(getattr(enum, name) for enum in statuses)
+        for name in ("committed", "running", "streaming")
+    )
+
     def transaction_of(store: Any) -> Any:
         for transaction in reversed(_transactions.get()):
             if getattr(transaction.uow, STORE_ATTRIBUTE, None) is store:
@@ -136,7 +147,8 @@ def _build_patches() -> list[_Patch]:
             _active._settle(transaction, getattr(transaction.uow, STORE_ATTRIBUTE, None), status)
 
     def committed(transaction: Any) -> bool:
-        return getattr(transaction.status, "name", None) == "committed"
+        status = transaction.status
+        return status is committed_[0] or status is committed_[1]
 
     def record(store: Any, message: Any) -> Any:
         """Before the add: a token if this call records, else None."""
@@ -146,15 +158,15 @@ def _build_patches() -> list[_Patch]:
             _active.prepare(message)
         return _adding.set((store, message))
 
-    running = type(AsyncUnitOfWorkTransaction(cast("Any", None)).status).running
-
     def recorded(store: Any, message: Any, token: Any) -> None:
         _adding.reset(token)
         if _active is not None:
             transaction = transaction_of(store)
             entry = Record(message, store, transaction)
             autocommits = None
-            if transaction is None or transaction.status is not running:
+            if transaction is None or (
+                transaction.status is not running_[0] and transaction.status is not running_[1]
+            ):
                 autocommits = getattr(store, "_autocommits", None)
             if autocommits is not None and autocommits():
                 # An in-memory store outside a transaction keeps it at once.
@@ -244,7 +256,7 @@ def _build_patches() -> list[_Patch]:
             return
         if exc is not None:
             _active.handler_errors.append(exc)
-        if getattr(self.status, "name", None) != "streaming":
+        if self.status is not streaming_[0] and self.status is not streaming_[1]:
             # Left without commit or rollback: the unit of work (ours, or a
             # database closing its connection) drops what it wrote.
             settle(self, "rolled back")

@@ -207,12 +207,17 @@ class _InMemoryUnitOfWorkBase:
                 block.close()
 
 
-# messagebus's transaction status of a detached transaction (its enum moved in 0.13).
-_STREAMING: Any = type(AsyncUnitOfWorkTransaction(cast("Any", None)).status).streaming
+# messagebus's status of a detached transaction, of each flavour (messagebus
+# 0.12 has an enum per flavour).
+_STREAMING: tuple[Any, ...] = tuple(
+    type(flavour(cast("Any", None)).status).streaming
+    for flavour in (AsyncUnitOfWorkTransaction, SyncUnitOfWorkTransaction)
+)
 
 
 def _streaming(transaction: Any) -> bool:
-    return transaction.status is _STREAMING
+    status = transaction.status
+    return status is _STREAMING[0] or status is _STREAMING[1]
 
 
 def _store_alias(name: str) -> property:
