@@ -296,3 +296,53 @@ def test_copies_of_tuples_deques_and_objects_that_cannot_be_copied() -> None:
     assert list(queue) == [[1, 2], [3]]
     assert Tables.index["point"] is point
     assert Tables.index["cyclic"] is cyclic
+
+
+class Holder:
+    def __init__(self, item: Any) -> None:
+        self.item = item
+
+
+def test_new_rows_that_refer_to_copies_are_stored_with_the_originals() -> None:
+    shared_list, shared_set = [1], {1}
+    Tables.index.update(a=shared_list, s=shared_set)
+
+    def change() -> None:
+        view = Tables.index
+        copied = view["a"]
+        assert copied is not shared_list
+        view["s"].add(2)
+        view["in_list"] = [copied]
+        view["in_tuple"] = (copied, 1)
+        view["in_point"] = Point(1, copied)
+        view["in_object"] = Holder(copied)
+
+    _in_transaction(True, change)
+    stored = Tables.index
+    assert stored["in_list"][0] is shared_list
+    assert stored["in_tuple"][0] is shared_list
+    assert isinstance(stored["in_point"], Point)
+    assert stored["in_point"].tags is shared_list
+    assert stored["in_object"].item is shared_list
+    assert stored["s"] is shared_set
+    assert shared_set == {1, 2}
+
+
+def test_a_store_read_through_a_repository_belongs_to_its_transaction() -> None:
+    outer_repository, inner_repository = Tables(), Tables()
+    outer = _transactions.Transaction(repositories=[outer_repository])
+    inner = _transactions.Transaction(repositories=[inner_repository])
+    try:
+        outer_repository.index["outer"] = 1
+        inner_repository.index["inner"] = 1
+        # Through the class, the innermost transaction.
+        assert sorted(Tables.index) == ["inner"]
+        inner.commit()
+        # Ended, the inner one no longer owns what is read.
+        assert sorted(Tables.index) == ["inner", "outer"]
+        inner.commit()  # nothing more to do
+        outer.rollback()
+    finally:
+        inner.close()
+        outer.close()
+    assert Tables.index == {"inner": 1}
