@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 # A sample starts with "# example: NAME": a test module (test_*.py) or a module
@@ -32,12 +34,18 @@ def test_samples_of_the_page_pass(pytester: pytest.Pytester, page: Path) -> None
         module = name if name.endswith(".py") else f"{name}.py"
         pytester.path.joinpath(module).write_text(code)
         tests += _TEST.findall(code) if module.startswith("test_") else []
+    # pytest-asyncio before 0.24 knows no loop scope option, and warns of it.
+    loop_scope = (
+        "asyncio_default_fixture_loop_scope = function"
+        if Version(version("pytest-asyncio")) >= Version("0.24")
+        else ""
+    )
     pytester.makeini(
-        """
+        f"""
         [pytest]
         pythonpath = .
         asyncio_mode = auto
-        asyncio_default_fixture_loop_scope = function
+        {loop_scope}
         """
     )
     result = pytester.runpytest("-p", "no:randomly", "-W", "error", "-v")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import pickle
 import threading
 from typing import Any, ClassVar, NamedTuple
 
@@ -346,3 +347,42 @@ def test_a_store_read_through_a_repository_belongs_to_its_transaction() -> None:
         inner.close()
         outer.close()
     assert Tables.index == {"inner": 1}
+
+
+def test_a_view_pickles_and_misses_as_its_container() -> None:
+    Tables.index["a"] = [1]
+
+    def change() -> None:
+        view = Tables.index
+        assert pickle.loads(pickle.dumps(view)) == {"a": [1]}
+        with pytest.raises(KeyError):
+            view["missing"]
+        with pytest.raises(KeyError):
+            del view["missing"]
+        del view["a"]
+        with pytest.raises(KeyError):
+            view["a"]
+
+    _in_transaction(False, change)
+    assert Tables.index == {"a": [1]}
+
+
+def test_two_transactions_changing_one_row_conflict_by_key_and_in_place() -> None:
+    Tables.index["a"] = [1]
+    store = Tables.__dict__["index"]
+    for change in ("replace", "in place"):
+        first, second = _transactions.Transaction(), _transactions.Transaction()
+        try:
+            for transaction, value in ((first, 2), (second, 3)):
+                view = transaction.view(store)
+                if change == "replace":
+                    view["a"] = [value]
+                else:
+                    view["a"].append(value)
+            first.commit()
+            with pytest.raises(TransactionConflict, match=r"Tables\.index\['a'\] was changed"):
+                second.commit()
+        finally:
+            first.close()
+            second.close()
+    assert Tables.index == {"a": [2, 2]}
