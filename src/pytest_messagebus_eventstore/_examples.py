@@ -18,6 +18,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from . import _stores, _transactions
+from ._report import transports_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -61,11 +62,10 @@ class _Start:
 
 
 def _event_lists(run: RunningTest) -> list[Any]:
-    transports = dict(getattr(run.item, "funcargs", None) or {})
-    transports.update(run.transports)
+    """The ``events`` lists of the test's transport fixtures."""
     found = []
-    for name in ("transport", "sync_transport"):
-        events = getattr(transports.get(name), "events", None)
+    for _, transport in transports_of(run):
+        events = getattr(transport, "events", None)
         if isinstance(events, list):
             found.append(events)
     return found

@@ -44,7 +44,7 @@ def note_strict_markers(config: pytest.Config, marked: list[pytest.Function]) ->
     config.stash[plugin_state_key].strict_marked = {id(item) for item in marked}
 
 
-def _transports(run: RunningTest) -> list[tuple[str, Any]]:
+def transports_of(run: RunningTest) -> list[tuple[str, Any]]:
     found: dict[str, Any] = dict(getattr(run.item, "funcargs", None) or {})
     found.update(run.transports)
     return [(name, found[name]) for name in _TRANSPORT_FIXTURES if name in found]
@@ -76,7 +76,7 @@ def _describe_event(event: Any, verbosity: int) -> str:
 def _flow(run: RunningTest) -> str | None:
     """The section text: recorded messages, streamed events, handler errors."""
     recorder = run.recorder
-    transports = _transports(run)
+    transports = transports_of(run)
     if (recorder is None or not recorder.records) and not transports:
         return None
     verbosity = run.item.config.get_verbosity()
@@ -147,7 +147,7 @@ def check_strict(run: RunningTest) -> None:
         for index, record in enumerate(recorder.records)
         if record.status != "rolled back" and id(record.message) not in recorder.checked
     ]
-    for name, transport in _transports(run):
+    for name, transport in transports_of(run):
         unchecked += [
             f"  {name} event [{index}] {_describe_event(event, verbosity)}"
             for index, event in enumerate(getattr(transport, "events", ()))
