@@ -397,6 +397,9 @@ def _install(messagebus: object) -> None:
         # A test running pytest in-process may have imported messagebus anew.
         _uninstall()
     _patches, _patches_for = _build_patches(), messagebus
+    from ._published import patches as publisher_patches
+
+    _patches += publisher_patches()
     for owner, name, _, wrapper in _patches:
         type.__setattr__(owner, name, wrapper)
     _installed = True

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from messagebus import (
+    AsyncMessageBus,
     Message,
+    SyncMessageBus,
 )
 from pydantic_core import to_jsonable_python
 
@@ -19,6 +23,7 @@ from ._compare import (
     Expectation,
     Observed,
     dump_each,
+    dumper,
     message_dump,
     pair_instances,
 )
@@ -28,6 +33,7 @@ from ._render import (
     Limits,
     Text,
     current_verbosity,
+    describe,
     explain,
     explain_unmatched,
     field_diffs,
@@ -36,6 +42,9 @@ from ._render import (
 from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
 from .recording import message_store_of
 from .transport import InMemoryEventstreamTransport, SyncInMemoryEventstreamTransport
+
+if TYPE_CHECKING:
+    from ._published import Source
 
 __all__ = ["Like", "assert_messages", "like"]
 
@@ -89,7 +98,10 @@ def assert_messages(actual: Any, expected: Sequence[Any], *, ordered: bool = Tru
 
     ``actual`` is a sequence of messages, an in-memory message store, a unit of
     work or its transaction (its message store is read), or an in-memory
-    eventstream transport (its events are matched by type and payload).
+    eventstream transport. An event an eventstream publisher sent is matched
+    through the message it was serialized from and the publisher's serializer,
+    whatever its format; any other event is read as messagebus's own
+    serializer writes it, by its ``type`` and JSON ``payload``.
 
     Each item of ``expected`` is a message (equal by content, as ``==``
     between messages: ``message_id`` and ``created_at`` are ignored), a
@@ -114,13 +126,13 @@ def assert_messages(actual: Any, expected: Sequence[Any], *, ordered: bool = Tru
                 f"assert_messages(): expected[{index}] is {_type_name(item)}, not a message, "
                 "a message class or like(...)"
             )
-    items, streamed = _read_actual(actual)
+    items, sources = _read_actual(actual)
     # Comparing creates many small containers and no cycles: the collector
     # would only walk them again and again (half the time on 100k messages).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        lines, matched = _compare(items, streamed, expected, ordered)
+        lines, matched = _compare(items, sources, expected, ordered)
     finally:
         if collecting:
             gc.enable()
@@ -130,10 +142,10 @@ def assert_messages(actual: Any, expected: Sequence[Any], *, ordered: bool = Tru
 
 
 def _compare(
-    items: list[Any], streamed: bool, expected: Sequence[Any], ordered: bool
+    items: list[Any], sources: dict[int, Source] | None, expected: Sequence[Any], ordered: bool
 ) -> tuple[list[str] | None, list[int | None]]:
     __tracebackhide__ = True
-    if streamed:
+    if sources is not None:
         unpublished = [item for item in expected if not _published(item)]
         if unpublished:
             names = sorted({_class_of(item).__name__ for item in unpublished})
@@ -146,47 +158,44 @@ def _compare(
                 f"transport; expect {pronoun} in the message store instead, e.g. "
                 "assert_messages(eventstore, [...])"
             )
-        observed = [_observe_event(event, index) for index, event in enumerate(items)]
-        expectations = [_expect_event(item, index) for index, item in enumerate(expected)]
-        noun = "event"
-    else:
-        dumps = dump_each(items)
-        expected_dumps = dump_each(expected)
-        # Most comparisons pass, in order: settle them before building anything.
-        if expected_dumps == dumps:
-            return None, list(range(len(items)))
-        if not ordered and None not in expected_dumps:
-            # Only instances: pair the dumps, and build the objects of the
-            # failure text for what is left unpaired only.
-            pairing = pair_instances(expected_dumps, dumps)
-            if pairing.complete:
-                missing = [
-                    _expect_message(expected[i], i, expected_dumps[i]) for i in pairing.pending
-                ]
-                unexpected = [
-                    _observe_message(items[j], j, dumps[j])
-                    for j, owner in enumerate(pairing.owner)
-                    if owner is None
-                ]
-                limits = Limits.for_verbosity(current_verbosity())
-                lines = explain_unmatched(missing, unexpected, Labels(), limits, "message")
-                return lines, pairing.matched
-        observed = [
-            _observe_message(message, index, dump)
-            for index, (message, dump) in enumerate(zip(items, dumps, strict=True))
-        ]
-        expectations = [
-            _expect_message(item, index, dump)
-            for index, (item, dump) in enumerate(zip(expected, expected_dumps, strict=True))
-        ]
-        noun = "message"
+        try:
+            return _compare_events(items, sources, expected, ordered)
+        except _CannotCompare as error:
+            raise AssertionError(str(error)) from None
+    dumps = dump_each(items)
+    expected_dumps = dump_each(expected)
+    # Most comparisons pass, in order: settle them before building anything.
+    if expected_dumps == dumps:
+        return None, list(range(len(items)))
+    if not ordered and None not in expected_dumps:
+        # Only instances: pair the dumps, and build the objects of the
+        # failure text for what is left unpaired only.
+        pairing = pair_instances(expected_dumps, dumps)
+        if pairing.complete:
+            missing = [_expect_message(expected[i], i, expected_dumps[i]) for i in pairing.pending]
+            unexpected = [
+                _observe_message(items[j], j, dumps[j])
+                for j, owner in enumerate(pairing.owner)
+                if owner is None
+            ]
+            limits = Limits.for_verbosity(current_verbosity())
+            lines = explain_unmatched(missing, unexpected, Labels(), limits, "message")
+            return lines, pairing.matched
+    observed = [
+        _observe_message(message, index, dump)
+        for index, (message, dump) in enumerate(zip(items, dumps, strict=True))
+    ]
+    expectations = [
+        _expect_message(item, index, dump)
+        for index, (item, dump) in enumerate(zip(expected, expected_dumps, strict=True))
+    ]
     return explain(
         expectations,
         observed,
         ordered=ordered,
         labels=Labels(),
         verbosity=current_verbosity(),
-        noun=noun,
+        noun="message",
     )
 
 
@@ -197,14 +206,15 @@ def _type_name(value: Any) -> str:
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
-def _read_actual(actual: Any) -> tuple[list[Any], bool]:
-    """The messages (or events, then True) that ``actual`` holds."""
+def _read_actual(actual: Any) -> tuple[list[Any], dict[int, Source] | None]:
+    """The messages that ``actual`` holds, or its events and their sources for a transport."""
     __tracebackhide__ = True
     if isinstance(actual, (InMemoryEventstreamTransport, SyncInMemoryEventstreamTransport)):
-        return list(actual.events), True
+        # A subclass may not have called the transport's __init__.
+        return list(actual.events), getattr(actual, "_sources", None) or {}
     store = message_store_of(actual)
     if isinstance(store, (InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository)):
-        return list(store.messages), False
+        return list(store.messages), None
     if store is not None:
         recorder = _recorder.active_recorder()
         if recorder is None:
@@ -213,11 +223,23 @@ def _read_actual(actual: Any) -> tuple[list[Any], bool]:
                 "only the in-memory stores keep them, and other stores are recorded only "
                 "while a test runs under pytest with this plugin"
             )
-        return recorder.messages_of(store), False
+        return recorder.messages_of(store), None
     if isinstance(actual, Message):
         raise TypeError(
             f"assert_messages() expects a list of messages, got a single "
             f"{type(actual).__name__}: pass [message]"
+        )
+    if isinstance(actual, (AsyncMessageBus, SyncMessageBus)):
+        flavour, prefix = (
+            ("an AsyncMessageBus", "")
+            if isinstance(actual, AsyncMessageBus)
+            else ("a SyncMessageBus", "sync_")
+        )
+        raise TypeError(
+            f"assert_messages() cannot read messages from the bus ({flavour}, like the "
+            f"{prefix}bus fixture): a bus keeps none. Pass what it handled them with, "
+            f"{prefix}uow, {prefix}eventstore or {prefix}transport, e.g. "
+            f"assert_messages({prefix}eventstore, [...])"
         )
     if isinstance(actual, (str, bytes, Mapping)) or not isinstance(actual, Sequence):
         raise TypeError(
@@ -226,10 +248,16 @@ def _read_actual(actual: Any) -> tuple[list[Any], bool]:
         )
     for index, item in enumerate(actual):
         if not isinstance(item, Message):
+            hint = ""
+            if isinstance(item, Mapping):
+                hint = (
+                    "; for the events a transport sent, pass the transport itself: "
+                    "assert_messages(transport, [...])"
+                )
             raise TypeError(
-                f"assert_messages(): actual[{index}] is {_type_name(item)}, not a message"
+                f"assert_messages(): actual[{index}] is {_type_name(item)}, not a message{hint}"
             )
-    return list(actual), False
+    return list(actual), None
 
 
 def _class_of(item: Any) -> type[Message[Any]]:
@@ -331,13 +359,156 @@ def _event_type(metadata: Any) -> str:
     return f"{metadata.name}_v{metadata.schema_version}"
 
 
-def _observe_event(event: Any, index: int) -> Observed:
-    event_type = event.get("type") if isinstance(event, Mapping) else None
-    payload = event.get("payload") if isinstance(event, Mapping) else None
-    if isinstance(payload, (str, bytes)):
-        payload = json.loads(payload)
-    fields = payload if isinstance(payload, dict) else {"payload": payload}
-    return Observed(event, index, str(event_type), (event_type, payload), fields)
+class _Unreadable:
+    """A payload that is neither JSON nor an already decoded value, and why."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _decode(payload: Any) -> Any:
+    """The value of a JSON payload, any other value as it is, or an _Unreadable."""
+    kind = "text that is"
+    if isinstance(payload, (bytes, bytearray)):
+        kind = "bytes that are"
+        try:
+            payload = payload.decode()
+        except UnicodeDecodeError:
+            return _Unreadable("bytes that are not UTF-8")
+    if isinstance(payload, str):
+        try:
+            return json.loads(payload)
+        except ValueError:
+            return _Unreadable(f"{kind} not JSON")
+    return payload
+
+
+# The keys of messagebus's MessageSerializer around the payload, and the
+# fields of a message they hold, with how to read them back.
+_ENVELOPE = ("id", "created_at", "type")
+_ENVELOPE_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "message_id": ("id", UUID),
+    "created_at": ("created_at", datetime.fromisoformat),
+}
+
+
+def _shown_fields(event: Any, decoded: Any) -> dict[Any, Any]:
+    """The fields a failure shows of an event: its payload's, or its own keys."""
+    if isinstance(decoded, dict):
+        return decoded
+    if isinstance(event, Mapping) and "payload" not in event:
+        return {key: value for key, value in event.items() if key not in _ENVELOPE}
+    return {"payload": event.get("payload") if isinstance(event, Mapping) else event}
+
+
+_UNDECODED = object()
+
+
+class _Event(Observed):
+    """An event a transport received, with its message and serializer if a publisher sent it."""
+
+    __slots__ = ("_decoded", "dump", "message", "position", "serializer", "shared", "type")
+
+    def __init__(self, event: Any, index: int, source: Source | None) -> None:
+        event_type = event.get("type") if isinstance(event, Mapping) else None
+        self.message: Message[Any] | None = None
+        self.serializer: Any = None
+        label = str(event_type)
+        if source is not None:
+            self.message, self.serializer = source[1]
+            if event_type is None:
+                # A serializer that writes no type: the class names the event.
+                label = type(self.message).__name__
+        # The fields are set with the decoded payload.
+        super().__init__(event, index, label, event, {})
+        self.type = event_type
+        self._decoded: Any = _UNDECODED
+        # The index in the transport, which at() leaves as it is.
+        self.position = index
+        # What == between messages compares, set when an instance is expected.
+        self.dump: dict[str, Any] | None = None
+        # The message serialized with the shared ids of the comparison, once needed.
+        self.shared: Any = None
+
+    def decoded(self) -> Any:
+        """The payload's value, decoded once needed: events that publishers sent need not be."""
+        if self._decoded is _UNDECODED:
+            event = self.item
+            self._decoded = _decode(event.get("payload") if isinstance(event, Mapping) else None)
+            self.fields = _shown_fields(event, self._decoded)
+        return self._decoded
+
+    def describe(self, limits: Limits) -> str:
+        self.decoded()
+        return super().describe(limits)
+
+    def serialized_with(self, ids: dict[str, Any]) -> Any:
+        if self.shared is None:
+            assert self.message is not None
+            self.shared = self.serializer.serialize_message(self.message.model_copy(update=ids))
+        return self.shared
+
+
+def _ids_of(message: Message[Any]) -> dict[str, Any]:
+    return {"message_id": message.message_id, "created_at": message.created_at}
+
+
+class _CannotCompare(Exception):
+    """An expectation needs the fields of an event whose payload cannot be read."""
+
+
+def _payload_of(observed: _Event, expectation: Expectation) -> Any:
+    __tracebackhide__ = True
+    decoded = observed.decoded()
+    if isinstance(decoded, _Unreadable):
+        raise _CannotCompare(
+            f"assert_messages(): event [{observed.position}] (type {observed.type!r}) cannot "
+            "be compared with the expected "
+            f"{expectation.describe(Limits.for_verbosity(current_verbosity()))}: its payload "
+            f"is {decoded.reason}\n"
+            "It was not sent by an eventstream publisher, so it is read as messagebus's "
+            "MessageSerializer writes events (a JSON payload). Expect its class instead, or "
+            "send it through an AsyncEventstreamPublisher or SyncEventstreamPublisher: it is "
+            "then compared through the publisher's serializer."
+        )
+    return decoded
+
+
+class _Events:
+    """What the expectations of one comparison need to know of the events."""
+
+    __slots__ = ("ids", "labels", "messagebus_types", "serializer", "several", "unsourced")
+
+    def __init__(self, observed: list[_Event]) -> None:
+        # The type each class of message was sent as: an expectation of it is
+        # labelled alike, so that a failure puts them side by side.
+        self.labels: dict[type, str] = {}
+        # The serializer of the first event a publisher sent: it shows the
+        # expected instances, and gives their values when it sent every event.
+        self.serializer: Any = None
+        # Whether an event came from no publisher: it is read as messagebus writes events.
+        self.unsourced = False
+        # Whether the publishers had several serializers.
+        self.several = False
+        # Whether the publishers wrote messagebus's types, which a failure may then name.
+        self.messagebus_types = True
+        # The id and timestamp of the first event sent by a publisher.
+        self.ids: dict[str, Any] = {}
+        for event in observed:
+            message = event.message
+            if message is None:
+                self.unsourced = True
+                continue
+            self.labels.setdefault(type(message), event.label)
+            if self.serializer is None:
+                self.serializer = event.serializer
+                self.ids = _ids_of(message)
+            elif event.serializer is not self.serializer:
+                self.several = True
+            if event.label != _event_type(message.metadata):
+                self.messagebus_types = False
 
 
 def _event_types(cls: type[Message[Any]]) -> frozenset[str]:
@@ -353,58 +524,210 @@ def _event_types(cls: type[Message[Any]]) -> frozenset[str]:
     return frozenset(types)
 
 
-class _ExactEvent(ExactExpectation):
-    __slots__ = ()
+def _json_object(value: Any) -> dict[Any, Any] | None:
+    decoded = _decode(value)
+    return decoded if isinstance(decoded, dict) else None
+
+
+def _serialized_diffs(expected: Any, recorded: Any) -> list[tuple[str, Any, Any]]:
+    """The differences of two serialized events: by field in a JSON payload, else by key."""
+    if not (isinstance(expected, Mapping) and isinstance(recorded, Mapping)):
+        return [("event", expected, recorded)]
+    diffs: list[tuple[str, Any, Any]] = []
+    for key in [*expected, *(key for key in recorded if key not in expected)]:
+        left, right = expected.get(key, MISSING), recorded.get(key, MISSING)
+        if left is not MISSING and right is not MISSING and left == right:
+            continue
+        if key == "type":
+            diffs.insert(0, ("type", Text(repr(left)), Text(repr(right))))
+            continue
+        left_fields, right_fields = _json_object(left), _json_object(right)
+        if left_fields is not None and right_fields is not None:
+            diffs += field_diffs(left_fields, right_fields, "" if key == "payload" else f"{key}.")
+        else:
+            diffs.append((str(key), left, right))
+    return diffs
+
+
+class _EventInstance(Expectation):
+    """An expected message, matched by an event sent from a message serialized alike.
+
+    An event a publisher sent is matched when its message equals the expected
+    one, or when the publisher's serializer writes both alike given the same
+    id and timestamp: ids and timestamps are ignored, as between messages, and
+    what the serializer leaves out or renames is left out or renamed alike.
+    Each message is serialized once, with the ids of the comparison's first
+    event, so that matching without order pairs them by hashing. Any other
+    event is read as messagebus's own serializer writes it.
+    """
+
+    __slots__ = ("dump", "events", "payload", "shared", "type")
+    item: Message[Any]
+
+    def __init__(self, item: Message[Any], index: int, events: _Events) -> None:
+        self.type = _event_type(item.metadata)
+        super().__init__(item, index, events.labels.get(type(item), self.type))
+        self.events = events
+        self.dump: dict[str, Any] | None = None
+        # The payload messagebus's serializer gives the message, once needed.
+        self.payload: dict[str, Any] | None = None
+        # The message serialized with the comparison's shared ids, by serializer.
+        self.shared: dict[int, Any] = {}
+
+    def _payload(self) -> dict[str, Any]:
+        if self.payload is None:
+            self.payload = json.loads(self.item.model_dump_json(exclude=_PAYLOAD_EXCLUDED))
+        return self.payload
+
+    def serialized_by(self, serializer: Any) -> Any:
+        """The message as ``serializer`` writes it, with the comparison's shared ids."""
+        shared = self.shared.get(id(serializer))
+        if shared is None:
+            twin = self.item.model_copy(update=self.events.ids)
+            shared = self.shared[id(serializer)] = serializer.serialize_message(twin)
+        return shared
+
+    def match_by_value(self) -> None:
+        """Let an unordered matching pair this expectation by value, as the events are."""
+        serializer = self.events.serializer
+        if serializer is None:
+            value: Any = (self.type, self._payload())
+        else:
+            value = self.serialized_by(serializer)
+        self.exact = Observed(self.item, self.index, self.label, value, {})
+
+    def accepts(self, observed: Observed) -> bool:
+        assert isinstance(observed, _Event)
+        if observed.message is not None:
+            return observed.dump == self.dump or bool(
+                self.serialized_by(observed.serializer) == observed.serialized_with(self.events.ids)
+            )
+        return observed.type == self.type and _payload_of(observed, self) == self._payload()
 
     def diff(self, observed: Observed) -> list[tuple[str, Any, Any]]:
-        diffs = field_diffs(self.exact.fields, observed.fields)
-        if observed.value[0] != self.label:
-            diffs.insert(0, ("type", Text(repr(self.label)), Text(repr(observed.value[0]))))
-        return diffs
+        assert isinstance(observed, _Event)
+        message = observed.message
+        if message is not None:
+            # Given the event's own ids, only the differences that matter are left.
+            twin = self.item.model_copy(update=_ids_of(message))
+            return _serialized_diffs(observed.serializer.serialize_message(twin), observed.item)
+        if observed.type != self.type:
+            diffs = [("type", Text(repr(self.type)), Text(repr(observed.type)))]
+            if isinstance(observed.decoded(), _Unreadable):
+                return diffs
+        else:
+            diffs = []
+        _payload_of(observed, self)
+        return diffs + field_diffs(self._payload(), observed.fields)
+
+    def describe(self, limits: Limits) -> str:
+        serializer = self.events.serializer
+        if serializer is None:
+            return describe(self.label, self._payload(), limits)
+        sent = serializer.serialize_message(self.item)
+        payload = sent.get("payload") if isinstance(sent, Mapping) else None
+        return describe(self.label, _shown_fields(sent, _decode(payload)), limits)
 
 
 class _EventOfClass(Expectation):
-    __slots__ = ("types",)
+    """Any message of a class: of the message of the event, or by the event's type."""
 
-    def __init__(self, item: Any, index: int, types: frozenset[str]) -> None:
+    __slots__ = ("events", "types")
+
+    def __init__(self, item: Any, index: int, events: _Events) -> None:
+        __tracebackhide__ = True
         cls = _class_of(item)
+        types = _event_types(cls)
+        if not types and events.unsourced:
+            raise TypeError(
+                f"assert_messages(): {cls.__name__} has no default metadata, so the events "
+                "not sent by an eventstream publisher cannot be recognised as its own; expect "
+                "an instance instead"
+            )
         metadata = _default_metadata(cls)
-        super().__init__(item, index, _event_type(metadata) if metadata else cls.__name__)
+        label = events.labels.get(cls) or (_event_type(metadata) if metadata else cls.__name__)
+        super().__init__(item, index, label)
         self.types = types
+        self.events = events
 
     def _wanted(self) -> str:
         return " or ".join(repr(t) for t in sorted(self.types))
 
+    def _of_class(self, observed: _Event) -> bool:
+        if observed.message is not None:
+            return isinstance(observed.message, _class_of(self.item))
+        return observed.label in self.types
+
     def accepts(self, observed: Observed) -> bool:
-        return observed.value[0] in self.types
+        assert isinstance(observed, _Event)
+        return self._of_class(observed)
 
     def diff(self, observed: Observed) -> list[tuple[str, Any, Any]]:
-        if observed.value[0] in self.types:
+        assert isinstance(observed, _Event)
+        if self._of_class(observed):
             return []
-        return [("type", Text(self._wanted()), Text(repr(observed.value[0])))]
+        message = observed.message
+        if message is None or (self.types and observed.label == _event_type(message.metadata)):
+            return [("type", Text(self._wanted()), Text(repr(observed.type)))]
+        wanted = f"{_class_of(self.item).__name__} (or a subclass)"
+        return [("class", Text(wanted), Text(type(message).__name__))]
 
     def describe(self, limits: Limits) -> str:
-        return f"any {_class_of(self.item).__name__} ({self._wanted()})"
+        shown = f" ({self._wanted()})" if self.types and self.events.messagebus_types else ""
+        return f"any {_class_of(self.item).__name__}{shown}"
 
 
 class _EventLike(_EventOfClass):
+    """like(): the fields of the message of the event, or of the event's payload."""
+
     __slots__ = ()
     item: Like
 
-    def _fields(self) -> dict[str, Any]:
+    def _recorded(self, observed: _Event, name: str) -> Any:
+        """The value of field ``name`` in an event no publisher sent."""
+        envelope = _ENVELOPE_FIELDS.get(name)
+        if envelope is not None and isinstance(observed.item, Mapping):
+            key, read = envelope
+            value = observed.item.get(key, MISSING)
+            try:
+                return read(value)
+            except (TypeError, ValueError):
+                return value
+        _payload_of(observed, self)
+        return observed.fields.get(name, MISSING)
+
+    def _payload_fields(self) -> dict[str, Any]:
         # The metadata is the event's type, not part of its payload.
         return {name: value for name, value in self.item.fields.items() if name != "metadata"}
 
     def accepts(self, observed: Observed) -> bool:
-        return super().accepts(observed) and all(
-            _payload_equal(value, observed.fields.get(name, MISSING))
-            for name, value in self._fields().items()
+        assert isinstance(observed, _Event)
+        if not self._of_class(observed):
+            return False
+        message = observed.message
+        if message is not None:
+            return all(value == getattr(message, name) for name, value in self.item.fields.items())
+        return all(
+            _payload_equal(value, self._recorded(observed, name))
+            for name, value in self._payload_fields().items()
         )
 
     def diff(self, observed: Observed) -> list[tuple[str, Any, Any]]:
+        assert isinstance(observed, _Event)
         diffs = super().diff(observed)
-        for name, value in self._fields().items():
-            recorded = observed.fields.get(name, MISSING)
+        message = observed.message
+        if message is not None:
+            for name, value in self.item.fields.items():
+                recorded = getattr(message, name, MISSING)
+                # ``==`` with the expected value on the left, as in accepts().
+                if recorded is MISSING or not value == recorded:  # noqa: SIM201
+                    diffs.append((name, value, recorded))
+            return diffs
+        if diffs and isinstance(observed.decoded(), _Unreadable):
+            # Of another type: its payload is not needed to tell.
+            return diffs
+        for name, value in self._payload_fields().items():
+            recorded = self._recorded(observed, name)
             if not _payload_equal(value, recorded):
                 diffs.append((name, value, recorded))
         return diffs
@@ -413,23 +736,55 @@ class _EventLike(_EventOfClass):
         return _describe_like(self.item, limits)
 
 
-def _expect_event(item: Any, index: int) -> Expectation:
+def _expect_event(item: Any, index: int, events: _Events) -> Expectation:
     __tracebackhide__ = True
     if isinstance(item, Message):
-        event_type = _event_type(item.metadata)
-        payload = json.loads(item.model_dump_json(exclude=_PAYLOAD_EXCLUDED))
-        exact = Observed(item, index, event_type, (event_type, payload), payload)
-        return _ExactEvent(item, index, event_type, exact)
-    cls = _class_of(item)
-    types = _event_types(cls)
-    if not types:
-        raise TypeError(
-            f"assert_messages(): {cls.__name__} has no default metadata, so its events "
-            "cannot be recognised; expect an instance instead"
-        )
+        return _EventInstance(item, index, events)
     if isinstance(item, Like):
-        return _EventLike(item, index, types)
-    return _EventOfClass(item, index, types)
+        return _EventLike(item, index, events)
+    return _EventOfClass(item, index, events)
+
+
+def _compare_events(
+    items: list[Any], sources: dict[int, Source], expected: Sequence[Any], ordered: bool
+) -> tuple[list[str] | None, list[int | None]]:
+    __tracebackhide__ = True
+    observed = [_Event(event, index, sources.get(id(event))) for index, event in enumerate(items)]
+    events = _Events(observed)
+    expectations = [_expect_event(item, index, events) for index, item in enumerate(expected)]
+    instances = [e for e in expectations if isinstance(e, _EventInstance)]
+    if instances:
+        # Equal messages are accepted without serializing them.
+        dump = dumper()
+        for event in observed:
+            if event.message is not None:
+                event.dump = dump(event.message)
+        for instance in instances:
+            instance.dump = dump(instance.item)
+        if (not ordered or len(expected) != len(items)) and (
+            events.serializer is None or not (events.unsourced or events.several)
+        ):
+            # Matched without order (or a run of them, for lists of different
+            # lengths), instances are paired with the events by hashing their
+            # values, rather than compared with each event. Events serialized
+            # by several serializers, or sent by hand among others, have no
+            # value in common: instances are compared with each of them.
+            for event in observed:
+                event.value = (
+                    (event.type, event.decoded())
+                    if event.message is None
+                    else event.serialized_with(events.ids)
+                )
+            for instance in instances:
+                instance.match_by_value()
+    return explain(
+        expectations,
+        observed,
+        ordered=ordered,
+        labels=Labels(),
+        verbosity=current_verbosity(),
+        noun="event",
+    )
 
 
 def _payload_equal(expected: Any, decoded: Any) -> bool:

@@ -9,8 +9,16 @@ from messagebus import (
     SyncAbstractEventstreamTransport,
 )
 
+from ._published import forget_dropped, sending
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from ._published import Source
+
+# Sources kept for events no longer listed (a test emptied ``events``) before
+# they are dropped: checking at every event would cost each event a loop.
+_STALE = 64
 
 
 class InMemoryEventstreamTransport(AsyncAbstractEventstreamTransport):
@@ -18,9 +26,18 @@ class InMemoryEventstreamTransport(AsyncAbstractEventstreamTransport):
 
     def __init__(self) -> None:
         self.events: list[Mapping[str, Any]] = []
+        # What each event sent by an eventstream publisher was serialized from, by
+        # the event's id: assert_messages compares the event through them.
+        self._sources: dict[int, Source] = {}
 
     async def send_message_serialized(self, message: Mapping[str, Any]) -> None:
         self.events.append(message)
+        source = sending.get()
+        if source is not None:
+            sources = self._sources
+            sources[id(message)] = (message, source)
+            if len(sources) > len(self.events) + _STALE:
+                forget_dropped(sources, self.events)
 
 
 class SyncInMemoryEventstreamTransport(SyncAbstractEventstreamTransport):
@@ -28,6 +45,15 @@ class SyncInMemoryEventstreamTransport(SyncAbstractEventstreamTransport):
 
     def __init__(self) -> None:
         self.events: list[Mapping[str, Any]] = []
+        # What each event sent by an eventstream publisher was serialized from, by
+        # the event's id: assert_messages compares the event through them.
+        self._sources: dict[int, Source] = {}
 
     def send_message_serialized(self, message: Mapping[str, Any]) -> None:
         self.events.append(message)
+        source = sending.get()
+        if source is not None:
+            sources = self._sources
+            sources[id(message)] = (message, source)
+            if len(sources) > len(self.events) + _STALE:
+                forget_dropped(sources, self.events)
