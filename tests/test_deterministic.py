@@ -121,16 +121,109 @@ def test_shared_message_restored():
     result.assert_outcomes(passed=2)
 
 
-def test_bad_ini_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_nothing(): pass")
-    result = pytester.runpytest("-o", "messagebus_deterministic=sometimes")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
+@pytest.mark.parametrize(
+    "ini",
+    [
+        "[tool.pytest.ini_options]\nmessagebus_deterministic = true",
+        pytest.param(
+            '[tool.pytest]\nmessagebus_deterministic = "yes"',
+            marks=pytest.mark.skipif(
+                int(pytest.__version__.split(".")[0]) < 9,
+                reason="pytest 9 reads the [tool.pytest] table",
+            ),
+        ),
+    ],
+    ids=["ini_options", "tool.pytest"],
+)
+def test_ini_option_in_pyproject(pytester: pytest.Pytester, ini: str) -> None:
+    pytester.makepyprojecttoml(ini)
+    pytester.makepyfile(
+        """
+from lastuuid.dummies import uuidgen
+from messagebus import Command, Metadata
+from pytest_messagebus_eventstore import assert_messages
+
+
+class Note(Command):
+    text: str
+    metadata: Metadata = Metadata(name="note", schema_version=1)
+
+
+async def test_numbered(eventstore):
+    await eventstore.add(Note(text="hi"))
+    assert eventstore.messages[0].message_id == uuidgen(1)
+"""
+    )
+    result = pytester.runpytest(
+        "-p",
+        "no:randomly",
+        "-o",
+        "asyncio_mode=auto",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_marker_false_opts_a_test_out_of_the_ini_option(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        MESSAGES
+        + """
+async def test_numbered(bus, uow, eventstore):
+    await handle(bus, uow, REGISTER)
+    assert eventstore.messages[0].message_id == uuidgen(1)
+
+
+@pytest.mark.messagebus_deterministic(False)
+async def test_opted_out(bus, uow, eventstore):
+    await handle(bus, uow, REGISTER)
+    assert eventstore.messages[0].message_id != uuidgen(1)
+
+
+@pytest.mark.messagebus_deterministic(enabled=False)
+class TestOptedOut:
+    async def test_in_class(self, bus, uow, eventstore):
+        await handle(bus, uow, REGISTER)
+        assert eventstore.messages[0].message_id != uuidgen(1)
+
+    @deterministic(True)
+    async def test_back_in(self, bus, uow, eventstore):
+        await handle(bus, uow, REGISTER)
+        assert eventstore.messages[0].message_id == uuidgen(1)
+"""
+    )
+    result = project.runpytest("-p", "no:randomly", "-o", "messagebus_deterministic=true")
+    result.assert_outcomes(passed=4)
+    # Without the ini option, a marker that says False numbers nothing either.
+    result = project.runpytest("-p", "no:randomly", "-k", "opted_out or in_class or back_in")
+    result.assert_outcomes(passed=3)
+
+
+def test_invalid_marker_arguments_are_collection_errors(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_bad=MESSAGES
+        + """
+pytestmark = pytest.mark.messagebus_deterministic("on")
+
+async def test_one(bus, uow, eventstore):
+    raise RuntimeError("the body ran")
+
+async def test_other(bus, uow, eventstore):
+    raise RuntimeError("the body ran")
+"""
+    )
+    result = project.runpytest("-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
         [
-            "ERROR: messagebus_deterministic: invalid truth value 'sometimes'; use true or "
-            "false (also accepted: yes/no, on/off, 1/0)."
+            "*_ ERROR collecting test_bad.py _*",
+            "In test_bad.py: @pytest.mark.messagebus_deterministic('on') is not valid; its "
+            "signature is messagebus_deterministic(enabled=True), enabled True or False",
+            "*Interrupted: 1 error during collection*",
         ]
     )
+    result.stdout.no_fnmatch_line("*the body ran*")
 
 
 def test_two_runs_send_byte_identical_events(
@@ -164,7 +257,11 @@ async def test_events(bus, uow, transport):
 def test_marker_and_ini_option_are_documented(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
-        ["@pytest.mark.messagebus_deterministic: give the messages recorded during the test *"]
+        [
+            "@pytest.mark.messagebus_deterministic(enabled=True): give the messages recorded "
+            "during the test *messagebus_deterministic(False) opts a test out of the "
+            "messagebus_deterministic ini option."
+        ]
     )
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*messagebus_deterministic (bool):*"])

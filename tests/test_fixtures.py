@@ -289,8 +289,7 @@ def test_unimportable_scan_module_fails_only_the_tests_using_bus(
     result.stdout.fnmatch_lines(
         [
             "*ERROR at setup of test_uses_bus*",
-            "messagebus_scan: cannot scan module 'library.handlerz': "
-            "ModuleNotFoundError: No module named 'library'",
+            "messagebus_scan: no module named 'library.handlerz' (no module named 'library').",
             "Fix the module name in the messagebus_scan ini option, or make the module "
             "importable (e.g. with the pythonpath ini option).",
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 
 import pytest
 
@@ -135,11 +136,45 @@ def test_after(uow, eventstore, transport):
             "*ERROR at setup of test_never_runs*",
             "messagebus_given marker: <LendBook id=UUID('00000000-0000-0000-0000-000000000001')"
             " to='nobody'> raised ValueError: cannot lend a book to nobody",
+            # The handler's frame, not the plugin's nor messagebus's.
+            '  File "*/library/handlers.py", line 25, in lend_book',
+            '    raise ValueError("cannot lend a book to nobody")',
             "The arrangement was rolled back and the test did not run.",
-        ]
+            "*- messagebus eventstore -*",
+        ],
+        consecutive=True,
     )
+    result.stdout.no_fnmatch_line("*During handling of the above exception*")
     result.stdout.no_fnmatch_line("*the test body ran*")
     result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_failure_deep_in_a_handler_shows_its_frame_and_the_last_ones(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        COMMANDS
+        + """
+@given(lend(7))
+async def test_unknown_book(uow):
+    pass
+"""
+    )
+    result = project.runpytest("-p", "no:randomly", "--tb=long")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "messagebus_given marker: <LendBook id=UUID(*7')*> raised KeyError: UUID(*7')",
+            '  File "*/library/handlers.py", line 19, in lend_book',
+            "    book = await uow.books.by_id(cmd.id)",
+            '  File "*/conftest.py", line *, in by_id',
+            "    return self.books[id]",
+            "The arrangement was rolled back and the test did not run.",
+        ],
+        consecutive=True,
+    )
+    result.stdout.no_fnmatch_line("*pytest_messagebus_eventstore*")
+    result.stdout.no_fnmatch_line("*During handling of the above exception*")
 
 
 def test_command_without_handler_errors_at_setup(project: pytest.Pytester) -> None:
@@ -170,10 +205,12 @@ def test_sync_unhandled(sync_uow):
         [
             "*ERROR at setup of test_unhandled*",
             "messagebus_given marker: no handler for <ReturnBook id=UUID(*1')> (ReturnBook) "
-            "on the async bus; list the module of its handler in the messagebus_scan ini option.",
+            "on the async bus, so it would only be stored; list the module of its handler in "
+            "the messagebus_scan ini option.",
             "*ERROR at setup of test_sync_unhandled*",
             "messagebus_given marker: no handler for <RegisterBook *> (RegisterBook) on the sync"
-            " bus; list the module of its handler in the messagebus_sync_scan ini option.",
+            " bus, so it would only be stored; list the module of its handler in the "
+            "messagebus_sync_scan ini option.",
         ]
     )
 
@@ -197,12 +234,147 @@ def test_keyword(uow):
     result.stdout.fnmatch_lines(
         [
             "*ERROR at setup of test_class_given*",
-            "messagebus_given marker expects messagebus commands, got the class RegisterBook "
-            "(pass an instance).",
+            "messagebus_given marker expects messagebus commands or events, got the class "
+            "RegisterBook; pass an instance: RegisterBook(...).",
             "*ERROR at setup of test_keyword*",
             "messagebus_given takes commands only, got keyword arguments ['commit'].",
         ]
     )
+
+
+LISTENER = """
+
+@async_listen
+async def note_lending(event: BookLent, uow) -> None:
+    book = await uow.books.by_id(event.id)
+    book.tags.append(f"noted for {event.to}")
+    uow.books.seen.append(book)
+"""
+
+
+def test_events_with_listeners_are_arranged(project: pytest.Pytester) -> None:
+    with project.path.joinpath("library", "handlers.py").open("a") as handlers:
+        handlers.write(LISTENER)
+    project.makepyfile(
+        COMMANDS
+        + """
+def lent(n, to="Bob"):
+    return BookLent(id=UUID(int=n), to=to)
+
+
+@given(register(1), lent(1))
+async def test_marker(uow, eventstore):
+    assert uow.books.books[UUID(int=1)].tags == ["noted for Bob"]
+    assert eventstore.messages == []
+
+
+async def test_callable(messagebus_given, uow, eventstore):
+    await messagebus_given(register(1), lent(1, to="Carol"))
+    assert uow.books.books[UUID(int=1)].tags == ["noted for Carol"]
+    assert eventstore.messages == []
+"""
+    )
+    project.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_what_the_bus_would_not_handle_is_refused(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        COMMANDS
+        + """
+from library.domain import BookRegistered
+
+
+def registered(n):
+    return BookRegistered(id=UUID(int=n), isbn=str(n), title=f"Book {n}", author="A")
+
+
+@given(register(1), registered(1))
+async def test_event_without_listener(uow):
+    pass
+
+
+@given(register(1), 3)
+async def test_not_a_message(uow):
+    pass
+
+
+async def test_callable_event_without_listener(messagebus_given):
+    messagebus_given(registered(2))
+
+
+async def test_callable_not_a_message(messagebus_given):
+    messagebus_given("register")
+"""
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=2, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_event_without_listener*",
+            "messagebus_given marker: no listener for the event <BookRegistered id=UUID(*1')*>"
+            " (BookRegistered) on the async bus, so it would only be stored; list the module"
+            " of a listener in the messagebus_scan ini option.",
+            "*ERROR at setup of test_not_a_message*",
+            "messagebus_given marker expects messagebus commands or events, got int 3.",
+            "*_ test_callable_event_without_listener _*",
+            "messagebus_given(): no listener for the event <BookRegistered id=UUID(*2')*>"
+            " (BookRegistered) on the async bus, so it would only be stored; list the module"
+            " of a listener in the messagebus_scan ini option.",
+            "*_ test_callable_not_a_message _*",
+            "E       TypeError: messagebus_given() expects messagebus commands or events, "
+            "got str 'register'.",
+        ]
+    )
+
+
+def test_lone_class_or_function_given_to_the_marker_is_explained(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_lone_class=COMMANDS
+        + """
+
+@given(RegisterBook)
+def test_class(uow):
+    pass
+""",
+        test_lone_function=COMMANDS
+        + """
+
+class TestShelf:
+    @given(register)
+    def test_function(self, uow):
+        pass
+""",
+        # Not blamed on the class marked by the first module.
+        test_other_error=COMMANDS
+        + """
+
+@given(RegisterBook(id=1))
+def test_invalid(uow):
+    pass
+""",
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR collecting test_lone_class.py _*",
+            "test_lone_class.py:17: messagebus_given got the class RegisterBook as its only "
+            "argument, which pytest takes for the object to mark: it marked RegisterBook, then "
+            "called it with the test function (TypeError: *).",
+            "Pass an instance: messagebus_given(RegisterBook(...)).",
+            "*_ ERROR collecting test_lone_function.py _*",
+            "test_lone_function.py:18: messagebus_given got the function register as its only "
+            "argument, which pytest takes for the object to mark: it marked register, then "
+            "called it with the test function (TypeError: *).",
+            "Pass what it returns: messagebus_given(register(...)).",
+            "*_ ERROR collecting test_other_error.py _*",
+            "*ValidationError*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("E   TypeError: *")
+    result.stdout.no_fnmatch_line("*test_other_error.py:*: messagebus_given got*")
 
 
 def test_only_marked_tests_get_the_phase(project: pytest.Pytester) -> None:
@@ -257,8 +429,9 @@ async def test_history(messagebus_given, history, lent_to, uow, eventstore, tran
 
 
 async def test_callable_refuses_a_class(messagebus_given):
-    with pytest.raises(TypeError, match="expects messagebus commands, got the class LendBook"):
-        await messagebus_given(LendBook)
+    # At the call, awaited or not.
+    with pytest.raises(TypeError, match="expects messagebus commands or events, got the class"):
+        messagebus_given(LendBook)
 
 
 async def test_callable_failure(messagebus_given):
@@ -271,7 +444,51 @@ async def test_callable_failure(messagebus_given):
         [
             "*_ test_callable_failure _*",
             "messagebus_given(): <LendBook id=UUID(*9')*> raised KeyError: UUID(*9')",
-        ]
+            '  File "*/library/handlers.py", line 19, in lend_book',
+            "    book = await uow.books.by_id(cmd.id)",
+            '  File "*/conftest.py", line *, in by_id',
+            "    return self.books[id]",
+            "The arrangement was rolled back; the test stopped at "
+            "test_callable_arranges_parametrized_histories.py:34.",
+        ],
+        consecutive=True,
+    )
+    result.stdout.no_fnmatch_line("*During handling of the above exception*")
+
+
+def test_sync_callable_failure_says_where_the_test_stopped(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        COMMANDS
+        + """
+def test_sync_failure(messagebus_sync_given, sync_uow):
+    messagebus_sync_given(register(1), register(1))
+"""
+    )
+    project.path.joinpath("library", "sync_handlers.py").write_text(
+        textwrap.dedent(
+            """\
+            from messagebus import sync_listen
+
+            from library.domain import RegisterBook
+
+
+            @sync_listen
+            def register_book(cmd: RegisterBook, uow) -> None:
+                raise LookupError(cmd.isbn)
+            """
+        )
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "messagebus_sync_given(): <RegisterBook *> raised LookupError: 1",
+            '  File "*/library/sync_handlers.py", line 8, in register_book',
+            "    raise LookupError(cmd.isbn)",
+            "The arrangement was rolled back; the test stopped at "
+            "test_sync_callable_failure_says_where_the_test_stopped.py:17.",
+        ],
+        consecutive=True,
     )
 
 
@@ -282,12 +499,16 @@ def test_marker_is_documented(pytester: pytest.Pytester) -> None:
     )
 
 
-def test_callables_are_documented(pytester: pytest.Pytester) -> None:
+def test_callables_are_documented_with_the_plugins_fixtures(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--fixtures")
-    result.stdout.fnmatch_lines_random(
+    result.stdout.fnmatch_lines(
         [
+            "*- fixtures defined from pytest_messagebus_eventstore.plugin -*",
             "messagebus_given -- *",
             "*await messagebus_given(*commands)*",
             "messagebus_sync_given -- *",
+            "*sync twin of ``messagebus_given``*",
+            "transport -- *",
         ]
     )
+    result.stdout.no_fnmatch_line("*fixtures defined from pytest_messagebus_eventstore._given*")

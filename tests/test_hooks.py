@@ -480,3 +480,357 @@ def test_dependency_fixtures_are_documented(pytester: pytest.Pytester) -> None:
             "messagebus_serializer -- *",
         ]
     )
+
+
+def _error_of(result: pytest.RunResult, test: str) -> list[str]:
+    """The lines of the error section of ``test``, between its header and the next one."""
+    lines = result.stdout.lines
+    start = next(i for i, line in enumerate(lines) if f"ERROR at setup of {test} " in line)
+    end = next(
+        i for i in range(start + 1, len(lines)) if lines[i].startswith(("___", "===", "---"))
+    )
+    # pytest 8.0 adds this line to a failure whose frames are all hidden.
+    return [line for line in lines[start + 1 : end] if not line.startswith("All traceback")]
+
+
+def test_repository_class_instead_of_instance_names_the_hook(hooked: HookedProject) -> None:
+    project = hooked(
+        """
+        def pytest_messagebus_repositories(config):
+            return {"books": FakeBookRepository}
+        """
+    )
+    sub = project.mkpydir("sub")
+    (sub / "conftest.py").write_text(
+        "from conftest import SyncFakeBookRepository\n\n\n"
+        "def pytest_messagebus_sync_repositories(config):\n"
+        "    return {'books': SyncFakeBookRepository}\n"
+    )
+    (sub / "test_sync.py").write_text("def test_sync(sync_uow): pass\n")
+    project.makepyfile("async def test_async(uow): pass")
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_async*",
+            "uow: InMemoryUnitOfWork(books=...) expects a repository (an instance of "
+            "AsyncAbstractRepository), got the class FakeBookRepository. "
+            "Pass an instance: books=FakeBookRepository().",
+            "The repository 'books' comes from pytest_messagebus_repositories in conftest.py:*.",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_sync*",
+            "sync_uow: SyncInMemoryUnitOfWork(books=...) expects a repository *, got the class "
+            "SyncFakeBookRepository. Pass an instance: books=SyncFakeBookRepository().",
+            "The repository 'books' comes from pytest_messagebus_sync_repositories in "
+            "sub/conftest.py:4.",
+        ]
+    )
+    # Neither pytest-asyncio's source nor the plugin's: the two lines only.
+    assert len(_error_of(result, "test_async")) == 2
+    assert len(_error_of(result, "test_sync")) == 2
+
+
+def test_repository_class_from_a_fixture_names_the_fixture(hooked: HookedProject) -> None:
+    project = hooked("")
+    project.makepyfile(
+        test_override="""
+        import pytest
+        from conftest import FakeBookRepository
+
+
+        @pytest.fixture
+        def messagebus_repositories():
+            return {"books": FakeBookRepository}
+
+
+        async def test_override(uow):
+            pass
+
+
+        @pytest.mark.parametrize("messagebus_repositories", [{"books": FakeBookRepository}])
+        async def test_parametrized(uow, messagebus_repositories):
+            pass
+        """
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_override*",
+            "uow: InMemoryUnitOfWork(books=...) expects a repository *",
+            "The repository 'books' comes from the messagebus_repositories fixture in "
+            "test_override.py:5.",
+            "*ERROR at setup of test_parametrized*",
+            "uow: InMemoryUnitOfWork(books=...) expects a repository *",
+            "The repository 'books' comes from the parametrization of messagebus_repositories.",
+        ]
+    )
+
+
+def test_repositories_that_are_not_a_mapping_name_their_source(hooked: HookedProject) -> None:
+    project = hooked(
+        """
+        def pytest_messagebus_repositories(config):
+            return [FakeBookRepository()]
+        """
+    )
+    sub = project.mkpydir("sub")
+    # A well-behaved implementation beside it is not blamed.
+    (sub / "conftest.py").write_text("def pytest_messagebus_repositories(config):\n    return {}\n")
+    (sub / "test_hooked.py").write_text("async def test_hooked(uow): pass\n")
+    project.makepyfile(
+        test_override="""
+        import pytest
+        from conftest import FakeBookRepository
+
+
+        @pytest.fixture
+        def messagebus_repositories():
+            return [FakeBookRepository()]
+
+
+        async def test_override(uow):
+            pass
+        """
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_hooked*",
+            "pytest_messagebus_repositories in conftest.py:* returned a list.",
+            "Fix: return a mapping of attribute name to repository, e.g. "
+            "{'books': BookRepository()}, or None.",
+            "*ERROR at setup of test_override*",
+            "uow: the messagebus_repositories fixture in test_override.py:5 returned a list.",
+            "Fix: return a mapping of attribute name to repository, e.g. "
+            "{'books': BookRepository()}.",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*dictionary update sequence*")
+    assert len(_error_of(result, "test_hooked")) == 2
+
+
+@pytest.mark.parametrize("name", ["eventstore", "messagestore"])
+def test_repository_named_after_the_message_store_is_refused(
+    hooked: HookedProject, name: str
+) -> None:
+    project = hooked(
+        f"""
+        def pytest_messagebus_repositories(config):
+            return {{"{name}": FakeBookRepository()}}
+
+
+        def pytest_messagebus_sync_repositories(config):
+            return {{"books": SyncFakeBookRepository(), "{name}": SyncFakeBookRepository()}}
+        """
+    )
+    project.makepyfile(
+        """
+        async def test_async(uow):
+            pass
+
+
+        def test_sync(sync_uow):
+            pass
+        """
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_async*",
+            f"uow: pytest_messagebus_repositories in conftest.py:* names a repository "
+            f"'{name}', a name reserved for the message store (uow.{name}).",
+            "Fix: give the repository another name.",
+            "*ERROR at setup of test_sync*",
+            f"sync_uow: pytest_messagebus_sync_repositories in conftest.py:* names a "
+            f"repository '{name}', a name reserved for the message store (sync_uow.{name}).",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*multiple values*")
+    result.stdout.no_fnmatch_line("*got both*")
+    assert len(_error_of(result, "test_async")) == 2
+
+
+# For each make hook: its fixture, a class the hook might return by mistake,
+# an object of the wrong kind, and the kind the fixture needs.
+MAKE_HOOKS = {
+    "pytest_messagebus_make_uow": (
+        "uow",
+        "InMemoryUnitOfWork",
+        "SyncInMemoryUnitOfWork()",
+        "AsyncAbstractUnitOfWork",
+    ),
+    "pytest_messagebus_make_sync_uow": (
+        "sync_uow",
+        "SyncInMemoryUnitOfWork",
+        "InMemoryUnitOfWork()",
+        "SyncAbstractUnitOfWork",
+    ),
+    "pytest_messagebus_make_transport": (
+        "transport",
+        "InMemoryEventstreamTransport",
+        "SyncInMemoryEventstreamTransport()",
+        "AsyncAbstractEventstreamTransport",
+    ),
+    "pytest_messagebus_make_sync_transport": (
+        "sync_transport",
+        "SyncInMemoryEventstreamTransport",
+        "InMemoryEventstreamTransport()",
+        "SyncAbstractEventstreamTransport",
+    ),
+    "pytest_messagebus_make_serializer": (
+        "messagebus_serializer",
+        "MessageSerializer",
+        "dict()",
+        "AbstractMessageSerializer",
+    ),
+}
+
+MAKE_IMPORTS = """
+import pytest
+from messagebus.service.eventstream import MessageSerializer
+from pytest_messagebus_eventstore.transport import (
+    InMemoryEventstreamTransport,
+    SyncInMemoryEventstreamTransport,
+)
+from pytest_messagebus_eventstore.uow import InMemoryUnitOfWork, SyncInMemoryUnitOfWork
+"""
+
+
+@pytest.mark.parametrize("hook", MAKE_HOOKS)
+def test_make_hook_results_are_checked_naming_the_hook(
+    pytester: pytest.Pytester, hook: str
+) -> None:
+    fixture, cls, wrong, kind = MAKE_HOOKS[hook]
+    arguments = "eventstore, repositories, config" if "uow" in hook else "config"
+    for directory, returned in {"klass": cls, "wrong": wrong, "none": "None"}.items():
+        (pytester.mkpydir(directory) / "conftest.py").write_text(
+            f"{MAKE_IMPORTS}\n\n@pytest.hookimpl(tryfirst=True)\n"
+            f"def {hook}({arguments}):\n    return {returned}\n"
+        )
+        (pytester.path / directory / f"test_{directory}.py").write_text(
+            f"async def test_{directory}({fixture}):\n    pass\n"
+        )
+    result = pytester.runpytest(
+        "-p",
+        "no:randomly",
+        "-o",
+        "asyncio_mode=auto",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+    )
+    # None: the plugin's own piece.
+    result.assert_outcomes(passed=1, errors=2)
+    article = "an" if kind[0] == "A" else "a"
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_klass*",
+            f"{fixture}: {hook} in klass/conftest.py:11 returned the class {cls}, "
+            f"not {article} {kind}.",
+            f"Fix: return an instance, {cls}(...), or None to leave it to the plugin.",
+            "*ERROR at setup of test_wrong*",
+            f"{fixture}: {hook} in wrong/conftest.py:11 returned a* {wrong[:-2]}, "
+            f"not {article} {kind}.",
+            f"Fix: return an instance of a subclass of messagebus's {kind}, or None to "
+            "leave it to the plugin.",
+        ]
+    )
+    assert len(_error_of(result, "test_klass")) == 2
+    assert len(_error_of(result, "test_wrong")) == 2
+
+
+def test_project_unit_of_work_over_the_plugin_store_keeps_what_it_commits(
+    hooked: HookedProject,
+) -> None:
+    # The store is transactional under an InMemoryUnitOfWork only: under a
+    # project's unit of work, a rollback must still take its messages out.
+    project = hooked(CUSTOM_UOW)
+    project.makepyfile(
+        REGISTER
+        + """
+from pytest_messagebus_eventstore import assert_messages, recorded_messages
+
+OTHER = RegisterBook(id=UUID(int=2), isbn="2", title="U", author="B")
+
+
+async def test_rolled_back_then_committed(bus, uow, eventstore, transport):
+    async with uow as transaction:
+        await bus.handle(REGISTER, transaction)
+        await transaction.rollback()
+    assert_messages(uow, [])
+    assert eventstore.messages == []
+    async with uow as transaction:
+        await bus.handle(OTHER, transaction)
+        await transaction.commit()
+    assert [message.id for message in eventstore.messages] == [OTHER.id, OTHER.id]
+    # The rolled back messages are not streamed with the next commit either.
+    assert len(transport.events) == 1
+
+
+async def test_added_after_the_commit(bus, uow, eventstore):
+    async with uow as transaction:
+        await bus.handle(REGISTER, transaction)
+        await transaction.commit()
+        # Committed already: what the block adds now is stored at once, and
+        # stays, as the commit does.
+        await bus.handle(OTHER, transaction)
+        await transaction.rollback()
+    assert len(eventstore.messages) == 4
+    assert eventstore.messages == recorded_messages(uow)
+
+
+async def test_raising_block(bus, uow, eventstore):
+    with pytest.raises(ZeroDivisionError):
+        async with uow as transaction:
+            await bus.handle(REGISTER, transaction)
+            1 / 0
+    assert_messages(eventstore, [])
+
+
+def test_sync(sync_bus, sync_uow, sync_eventstore):
+    with sync_uow as transaction:
+        sync_bus.handle(REGISTER, transaction)
+        transaction.rollback()
+    assert_messages(sync_uow, [])
+
+
+async def test_block_left_open(bus, uow, eventstore):
+    # messagebus refuses the block and calls no listener: the messages go all the same.
+    with pytest.raises(RuntimeError, match="explicitly close"):
+        async with uow as transaction:
+            await bus.handle(REGISTER, transaction)
+    assert_messages(eventstore, [])
+    assert recorded_messages(uow) == []
+
+
+async def test_report_agrees(bus, uow):
+    async with uow as transaction:
+        await bus.handle(REGISTER, transaction)
+        await transaction.rollback()
+    async with uow as transaction:
+        await bus.handle(OTHER, transaction)
+        await transaction.commit()
+    assert_messages(uow, [])
+"""
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=5, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E * expected 0 messages, recorded 2",
+            "E       Recorded messages:",
+            "E         [[]0[]] RegisterBook(id=UUID('*-000000000002'), *)  <- extra",
+            "E         [[]1[]] BookRegistered(id=UUID('*-000000000002'), *)  <- extra",
+            "*messagebus eventstore*",
+            "Messages recorded (4), in order:",
+            "  [[]0[]] rolled back  RegisterBook(id=UUID('*-000000000001'), *)",
+            "  [[]1[]] rolled back  BookRegistered(id=UUID('*-000000000001'), *)",
+            "  [[]2[]] committed    RegisterBook(id=UUID('*-000000000002'), *)",
+            "  [[]3[]] committed    BookRegistered(id=UUID('*-000000000002'), *)",
+        ]
+    )

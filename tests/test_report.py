@@ -144,3 +144,35 @@ def test_needs_a_book(registered):
             "Events sent to transport (1):",
         ]
     )
+
+
+def test_no_section_when_the_bus_did_nothing(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_unrelated="""
+from library.domain import RegisterBook
+
+async def test_unrelated(uow, transport):
+    assert uow.books.seen == ["a book"]
+
+async def test_events_only(transport, messagebus_serializer):
+    from uuid import UUID
+    command = RegisterBook(id=UUID(int=5), isbn="5", title="T", author="A")
+    await transport.send_message_serialized(messagebus_serializer.serialize_message(command))
+    assert transport.events == []
+"""
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_unrelated _*",
+            "E       AssertionError: assert [[][]] == [[]'a book'[]]",
+            "*_ test_events_only _*",
+            "*- messagebus eventstore -*",
+            "Events sent to transport (1):",
+            "  [[]0[]] register_book_v1(id='00000000-0000-0000-0000-000000000005', *)",
+        ]
+    )
+    # One section, for the test that sent an event; and no empty list of messages.
+    assert result.stdout.str().count("messagebus eventstore ---") == 1
+    result.stdout.no_fnmatch_line("Messages recorded*")

@@ -72,6 +72,43 @@ def test_wrong_arguments_say_what_to_pass(project: pytest.Pytester) -> None:
     )
 
 
+def test_repository_under_a_name_of_the_message_store_is_refused(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        """
+        from pytest_messagebus_eventstore.eventstore import InMemoryEventstoreRepository
+        from pytest_messagebus_eventstore.uow import InMemoryUnitOfWork, SyncInMemoryUnitOfWork
+        from conftest import FakeBookRepository, SyncFakeBookRepository
+
+        def test_beside_the_store():
+            InMemoryUnitOfWork(
+                eventstore=InMemoryEventstoreRepository(), messagestore=FakeBookRepository()
+            )
+
+        def test_alone():
+            SyncInMemoryUnitOfWork(eventstore=SyncFakeBookRepository())
+
+        def test_of_the_other_flavour():
+            InMemoryUnitOfWork(messagestore=SyncFakeBookRepository())
+        """
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "E * TypeError: InMemoryUnitOfWork(messagestore=...) got the repository "
+            "FakeBookRepository: messagestore is reserved for the message store; give the "
+            "repository another name.",
+            "E * TypeError: SyncInMemoryUnitOfWork(eventstore=...) got the repository "
+            "SyncFakeBookRepository: eventstore is reserved for the message store; give the "
+            "repository another name.",
+            "E * TypeError: InMemoryUnitOfWork(messagestore=...) got the repository "
+            "SyncFakeBookRepository: messagestore is reserved *",
+        ]
+    )
+
+
 def test_open_left_and_nested_transactions(project: pytest.Pytester) -> None:
     project.makepyfile(
         """

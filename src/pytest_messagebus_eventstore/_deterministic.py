@@ -1,7 +1,8 @@
 """Deterministic message ids and timestamps, so that serialized events repeat.
 
 With ``@pytest.mark.messagebus_deterministic`` or the ini option
-``messagebus_deterministic = true``, every message a message store records
+``messagebus_deterministic = true`` (which ``messagebus_deterministic(False)``
+opts a test out of), every message a message store records
 during the test is given ``message_id = uuidgen(n)`` (``lastuuid.dummies``)
 and ``created_at = 2000-01-01 00:00:00 + (n - 1) ms``, n counting from 1 in
 recording order, again from 1 after a given phase.
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import _recorder, _state
+from ._markers import read_switch
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,29 +39,38 @@ INI_HELP = (
     "as the messagebus_deterministic marker does."
 )
 MARKER_HELP = (
-    f"{MARKER}: give the messages recorded during the test the ids "
+    f"{MARKER}(enabled=True): give the messages recorded during the test the ids "
     "lastuuid.dummies.uuidgen(1), (2), ... and the timestamps 2000-01-01 00:00:00 "
-    "+ 0 ms, 1 ms, ..., in recording order, from 1 again after a given phase."
+    "+ 0 ms, 1 ms, ..., in recording order, from 1 again after a given phase. "
+    f"{MARKER}(False) opts a test out of the {INI} ini option."
 )
 
 
 def configure(config: pytest.Config) -> None:
-    """Read the ini option; a value that is not a boolean is a usage error."""
-    try:
-        config.stash[_state.plugin_state_key].numbered_by_default = config.getini(INI)
-    except (ValueError, pytest.UsageError) as exc:  # pytest < 9 raises ValueError
-        raise pytest.UsageError(
-            f"{INI}: {exc}; use true or false (also accepted: yes/no, on/off, 1/0)."
-        ) from None
+    config.stash[_state.plugin_state_key].numbered_by_default = read_switch(config, INI)
 
 
 def add_numbering_fixture(
-    config: pytest.Config, items: list[pytest.Item], marked: list[pytest.Function]
+    config: pytest.Config,
+    items: list[pytest.Item],
+    marked: list[pytest.Function],
+    enabled: dict[int, bool],
 ) -> None:
-    """Give the fixture that numbers messages to the marked tests, or to all with the ini option."""
+    """Give the fixture that numbers messages to the tests it is on for.
+
+    ``marked`` are the tests that carry the marker, or whose class or module
+    does, and ``enabled`` its value on each, by the test's id; with the ini
+    option, every test but those marked off.
+    """
     if config.stash[_state.plugin_state_key].numbered_by_default:
-        marked = [item for item in items if isinstance(item, pytest.Function)]
-    for item in marked:
+        numbered = [
+            item
+            for item in items
+            if isinstance(item, pytest.Function) and enabled.get(id(item), True)
+        ]
+    else:
+        numbered = [item for item in marked if enabled.get(id(item), False)]
+    for item in numbered:
         # First, so that messages handled by the test's other fixtures count too.
         item.fixturenames = [FIXTURE, *item.fixturenames]
 

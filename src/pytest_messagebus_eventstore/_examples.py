@@ -31,9 +31,13 @@ class _Start:
 
     def __init__(self, run: RunningTest) -> None:
         self.run = run
-        self.stores = _stores.Snapshot(deep=True)
-        self.events = [(events, len(events)) for events in _event_lists(run)]
         recorder = run.record()
+        # The messages recorded so far stay the records' own objects, so that
+        # an example's assert_messages on the store checks them (strict mode).
+        self.stores = _stores.Snapshot(
+            deep=True, shared=[record.message for record in recorder.records] if recorder else ()
+        )
+        self.events = [(events, len(events)) for events in _event_lists(run)]
         self.recorded = (
             None
             if recorder is None

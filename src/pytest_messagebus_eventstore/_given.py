@@ -9,21 +9,29 @@ keep the arranged state.
 
 Only the tests carrying the marker get the phase's fixture added to their
 fixture list, so other tests do not pay for it, not even for an event loop.
-The plugin module registers the marker, the hook and the fixtures.
+The plugin module registers the marker, the hooks and the fixtures.
 """
 
 from __future__ import annotations
 
+import inspect
+import linecache
+import os
+import sys
+import traceback
 from collections.abc import MutableSequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 import pytest_asyncio
 
 from . import _recorder
+from ._awaited import where
+from ._state import running
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Callable, Coroutine, Sequence
+    from types import FrameType, TracebackType
 
 MARKER = "messagebus_given"
 _PHASE_FIXTURES = {"async": "_messagebus_given_phase", "sync": "_messagebus_sync_given_phase"}
@@ -43,6 +51,18 @@ _SYNC_NAMES = frozenset(
 _SCAN_INI = {"async": "messagebus_scan", "sync": "messagebus_sync_scan"}
 
 
+_F = TypeVar("_F", bound="Callable[..., Any]")
+# The handler frames a failure shows: the handler's, and the last ones below it.
+_SHOWN_FRAMES = 3
+_PACKAGE_DIR = os.path.dirname(__file__) + os.sep
+
+
+def _listed_with_the_plugin(function: _F) -> _F:
+    """``pytest --fixtures`` groups fixtures by their function's module: the plugin's."""
+    function.__module__ = f"{__package__}.plugin"
+    return function
+
+
 MARKER_HELP = (
     f"{MARKER}(*commands): before the test, handle the commands with `bus` in one "
     "committed transaction of `uow` (`sync_bus`/`sync_uow` for a test using only "
@@ -58,6 +78,65 @@ def add_phase_fixtures(marked: list[pytest.Function]) -> None:
         flavour = "sync" if names & _SYNC_NAMES and not names & _ASYNC_NAMES else "async"
         # A new list: parametrized siblings share the old one and may be unmarked.
         item.fixturenames = [*item.fixturenames, _PHASE_FIXTURES[flavour]]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_exception_interact(
+    node: pytest.Item | pytest.Collector,
+    call: pytest.CallInfo[Any],
+    report: pytest.CollectReport | pytest.TestReport,
+) -> None:
+    """Explain a module that fails to import because of a lone class given to the marker."""
+    if isinstance(node, pytest.Module) and call.excinfo is not None:
+        explanation = _lone_argument(node, call.excinfo.tb, call.excinfo.exconly())
+        if explanation is not None:
+            report.longrepr = explanation
+
+
+def _lone_argument(module: pytest.Module, tb: TracebackType | None, error: str) -> str | None:
+    """Why ``@messagebus_given(RegisterBook)`` failed, if that is what the module did.
+
+    pytest takes a marker's lone argument for the object to decorate when it
+    is a class or a function: it stores the marker on it, without arguments,
+    and the decorator then calls it with the test function.
+    """
+    filename = str(module.path)
+    line = 0
+    frame: FrameType | None = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        # The module's body or a class body, where the decorator is: not the
+        # frame of a function it called.
+        if code.co_filename == filename and not code.co_flags & inspect.CO_OPTIMIZED:
+            frame, line = tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
+    if frame is None:
+        return None
+    source = linecache.getline(filename, line)
+    for value in list(frame.f_globals.values()):
+        if not (isinstance(value, type) or inspect.isfunction(value)):
+            continue
+        marks = vars(value).get("pytestmark")
+        if not isinstance(marks, list) or value.__name__ not in source:
+            continue
+        lone = [mark for mark in marks if isinstance(mark, pytest.Mark) and mark.name == MARKER]
+        if not lone or lone[-1].args or lone[-1].kwargs:
+            continue
+        # Taken off: a later failure of another module must not be blamed on it.
+        marks.remove(lone[-1])
+        name = value.__name__
+        kind, fix = (
+            ("class", "Pass an instance")
+            if isinstance(value, type)
+            else ("function", "Pass what it returns")
+        )
+        return (
+            f"{where(module.config, filename, line)}: {MARKER} got the {kind} {name} as "
+            "its only argument, which pytest takes for the object to mark: it marked "
+            f"{name}, then called it with the test function ({error}).\n"
+            f"{fix}: {MARKER}({name}(...))."
+        )
+    return None
 
 
 def marked_commands(item: pytest.Item) -> list[Any]:
@@ -86,37 +165,72 @@ def marked_commands(item: pytest.Item) -> list[Any]:
 def _check_handlers(
     bus: Any, commands: Sequence[Any], origin: str, flavour: str, *, raise_type_error: bool
 ) -> None:
+    """Refuse what the bus would not handle: messagebus would store it silently."""
     __tracebackhide__ = True
-    from messagebus import Message
+    from messagebus import GenericCommand, GenericEvent
 
     for command in commands:
-        if type(command) in bus.commands_registry:
+        kind = type(command)
+        # ``get``: the events registry is a defaultdict, which ``[]`` would fill.
+        if kind in bus.commands_registry or bus.events_registry.get(kind):
             continue
-        if not isinstance(command, Message):
-            text = f"{origin} expects messagebus commands, got {_describe(command)}."
+        option = _SCAN_INI[flavour]
+        if isinstance(command, GenericCommand):
+            problem = "no handler for"
+            fix = "of its handler"
+        elif isinstance(command, GenericEvent):
+            problem = "no listener for the event"
+            fix = "of a listener"
+        else:
+            text = f"{origin} expects messagebus commands or events, got {_describe(command)}."
             if raise_type_error:
                 raise TypeError(text)
             pytest.fail(text, pytrace=False)
         pytest.fail(
-            f"{origin}: no handler for {command!r} ({type(command).__name__}) on the "
-            f"{flavour} bus; list the module of its handler in the "
-            f"{_SCAN_INI[flavour]} ini option.",
+            f"{origin}: {problem} {command!r} ({kind.__name__}) on the {flavour} bus, so "
+            f"it would only be stored; list the module {fix} in the {option} ini option.",
             pytrace=False,
         )
 
 
 def _describe(value: Any) -> str:
     if isinstance(value, type):
-        return f"the class {value.__name__} (pass an instance)"
+        return f"the class {value.__name__}; pass an instance: {value.__name__}(...)"
     return f"{type(value).__name__} {value!r}"
 
 
-def _fail(origin: str, command: Any, exc: Exception) -> None:
+def _handler_frames(exc: BaseException) -> list[str]:
+    """The frames of ``exc`` outside messagebus and the plugin: the handler's and below."""
+    import messagebus
+
+    internal = (os.path.dirname(messagebus.__file__) + os.sep, _PACKAGE_DIR)
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith(internal)
+    ]
+    # As a traceback shows them, without the carets of Python 3.11 and later.
+    shown = [
+        f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}\n'
+        f"    {(frame.line or '').strip()}\n"
+        for frame in frames
+    ]
+    if len(shown) > _SHOWN_FRAMES:
+        shown[1 : 1 - _SHOWN_FRAMES] = ["  ...\n"]
+    return shown
+
+
+def _fail(origin: str, command: Any, exc: Exception, stopped_at: str | None) -> None:
+    """Fail with the command, the frames that raised, and whether the test had started."""
     __tracebackhide__ = True
     what = f"{command!r} raised" if command is not None else "the commit raised"
+    outcome = (
+        "The arrangement was rolled back and the test did not run."
+        if stopped_at is None
+        else f"The arrangement was rolled back; the test stopped at {stopped_at}."
+    )
     pytest.fail(
-        f"{origin}: {what} {type(exc).__name__}: {exc}\n"
-        "The arrangement was rolled back and the test did not run.",
+        f"{origin}: {what} {type(exc).__name__}: {exc}\n" + "".join(_handler_frames(exc)) + outcome,
         pytrace=False,
     )
 
@@ -138,11 +252,13 @@ def _forget_arrangement(uow: Any) -> None:
 
 
 async def arrange(
-    bus: Any, uow: Any, commands: Sequence[Any], *, origin: str, raise_type_error: bool = False
+    bus: Any, uow: Any, commands: Sequence[Any], *, origin: str, stopped_at: str | None = None
 ) -> None:
-    """Handle ``commands`` in one committed transaction of ``uow``, then forget them."""
+    """Handle ``commands`` in one committed transaction of ``uow``, then forget them.
+
+    ``stopped_at`` is where the test called for the arrangement, None before the test.
+    """
     __tracebackhide__ = True
-    _check_handlers(bus, commands, origin, "async", raise_type_error=raise_type_error)
     current = None
     try:
         async with uow as transaction:
@@ -151,16 +267,19 @@ async def arrange(
             current = None
             await transaction.commit()
     except Exception as exc:
-        _fail(origin, current, exc)
-    _forget_arrangement(uow)
+        failure = exc
+    else:
+        _forget_arrangement(uow)
+        return
+    # Out of the except block: the failure does not open with the exception it replaces.
+    _fail(origin, current, failure, stopped_at)
 
 
 def sync_arrange(
-    bus: Any, uow: Any, commands: Sequence[Any], *, origin: str, raise_type_error: bool = False
+    bus: Any, uow: Any, commands: Sequence[Any], *, origin: str, stopped_at: str | None = None
 ) -> None:
     """Sync twin of :func:`arrange`."""
     __tracebackhide__ = True
-    _check_handlers(bus, commands, origin, "sync", raise_type_error=raise_type_error)
     current = None
     try:
         with uow as transaction:
@@ -169,28 +288,45 @@ def sync_arrange(
             current = None
             transaction.commit()
     except Exception as exc:
-        _fail(origin, current, exc)
-    _forget_arrangement(uow)
+        failure = exc
+    else:
+        _forget_arrangement(uow)
+        return
+    _fail(origin, current, failure, stopped_at)
+
+
+def _site(frame: FrameType) -> str:
+    config = running[-1].item.config if running else None
+    return where(config, frame.f_code.co_filename, frame.f_lineno)
 
 
 @pytest_asyncio.fixture
+@_listed_with_the_plugin
 async def _messagebus_given_phase(request: pytest.FixtureRequest, bus: Any, uow: Any) -> None:
     """Runs the commands of the ``messagebus_given`` markers with ``bus`` and ``uow``."""
     __tracebackhide__ = True
-    await arrange(bus, uow, marked_commands(request.node), origin=f"{MARKER} marker")
+    commands = marked_commands(request.node)
+    origin = f"{MARKER} marker"
+    _check_handlers(bus, commands, origin, "async", raise_type_error=False)
+    await arrange(bus, uow, commands, origin=origin)
 
 
 @pytest.fixture
+@_listed_with_the_plugin
 def _messagebus_sync_given_phase(
     request: pytest.FixtureRequest, sync_bus: Any, sync_uow: Any
 ) -> None:
     """Runs the commands of the ``messagebus_given`` markers with ``sync_bus`` and ``sync_uow``."""
     __tracebackhide__ = True
-    sync_arrange(sync_bus, sync_uow, marked_commands(request.node), origin=f"{MARKER} marker")
+    commands = marked_commands(request.node)
+    origin = f"{MARKER} marker"
+    _check_handlers(sync_bus, commands, origin, "sync", raise_type_error=False)
+    sync_arrange(sync_bus, sync_uow, commands, origin=origin)
 
 
 @pytest.fixture
-def messagebus_given(bus: Any, uow: Any) -> Callable[..., Awaitable[None]]:
+@_listed_with_the_plugin
+def messagebus_given(bus: Any, uow: Any) -> Callable[..., Coroutine[Any, Any, None]]:
     """``await messagebus_given(*commands)``: the given phase, called from the test.
 
     Handles the commands with ``bus`` in one committed transaction of ``uow``,
@@ -202,21 +338,32 @@ def messagebus_given(bus: Any, uow: Any) -> Callable[..., Awaitable[None]]:
             await messagebus_given(*history)
     """
 
-    async def given(*commands: Any) -> None:
+    origin = f"{MARKER}()"
+
+    def given(*commands: Any) -> Coroutine[Any, Any, None]:
+        # Not a coroutine function: the arguments are checked at the call, and
+        # the coroutine is recorded with the caller's line for a missing await.
         __tracebackhide__ = True
-        await arrange(bus, uow, commands, origin=f"{MARKER}()", raise_type_error=True)
+        _check_handlers(bus, commands, origin, "async", raise_type_error=True)
+        caller = sys._getframe(1)
+        coroutine = arrange(bus, uow, commands, origin=origin, stopped_at=_site(caller))
+        if running:
+            running[-1].awaitables.append((coroutine, caller.f_code, caller.f_lasti))
+        return coroutine
 
     return given
 
 
 @pytest.fixture
+@_listed_with_the_plugin
 def messagebus_sync_given(sync_bus: Any, sync_uow: Any) -> Callable[..., None]:
     """``messagebus_sync_given(*commands)``: sync twin of ``messagebus_given``."""
+    origin = "messagebus_sync_given()"
 
     def given(*commands: Any) -> None:
         __tracebackhide__ = True
-        sync_arrange(
-            sync_bus, sync_uow, commands, origin="messagebus_sync_given()", raise_type_error=True
-        )
+        _check_handlers(sync_bus, commands, origin, "sync", raise_type_error=True)
+        stopped_at = _site(sys._getframe(1))
+        sync_arrange(sync_bus, sync_uow, commands, origin=origin, stopped_at=stopped_at)
 
     return given

@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Collection, Iterable
 
 Status = Literal["pending", "committed", "rolled back"]
 
@@ -42,12 +42,16 @@ class Record:
 class Recorder:
     """What the message stores received during one test."""
 
-    __slots__ = ("before_add", "checked", "handler_errors", "records")
+    __slots__ = ("before_add", "checks", "handler_errors", "records")
 
     def __init__(self) -> None:
         self.records: list[Record] = []
         self.handler_errors: list[BaseException] = []
-        self.checked: set[int] = set()
+        # What each assertion checked, with how many records there were then.
+        # Strict mode works out at teardown which records and events these are:
+        # most tests are not strict, so an assertion pays only for keeping its
+        # items. Kept, they keep their ids: no object made later can take one.
+        self.checks: list[tuple[int, tuple[Any, ...]]] = []
         # Called with each message before the store records it (deterministic ids).
         self.before_add: list[Callable[[Any], None]] = []
 
@@ -60,8 +64,20 @@ class Recorder:
         ]
 
     def note_checked(self, items: Iterable[Any]) -> None:
-        """Mark messages or serialized events as covered by an assertion."""
-        self.checked.update(id(item) for item in items)
+        """Note messages or serialized events as covered by an assertion."""
+        self.checks.append((len(self.records), tuple(items)))
+
+    @property
+    def checked(self) -> frozenset[int]:
+        """The numbers of the checks noted so far; setting it keeps those only.
+
+        Each hypothesis example starts from the checks made before the first.
+        """
+        return frozenset(range(len(self.checks)))
+
+    @checked.setter
+    def checked(self, kept: Collection[int]) -> None:
+        self.checks = [check for number, check in enumerate(self.checks) if number in kept]
 
     def prepare(self, message: Any) -> None:
         """Before a store records ``message``: let the callbacks change it."""
@@ -72,7 +88,7 @@ class Recorder:
         """Start afresh: what came before (a given phase) is not the test's act."""
         self.records.clear()
         self.handler_errors.clear()
-        self.checked.clear()
+        self.checks.clear()
 
     def _settle(self, transaction: Any, store: Any, status: Status) -> None:
         """The pending messages of ``transaction`` are ``status`` now.
@@ -143,8 +159,17 @@ def _build_patches() -> list[_Patch]:
         return None
 
     def settle(transaction: Any, status: Status) -> None:
+        store = getattr(transaction.uow, STORE_ATTRIBUTE, None)
+        if status == "rolled back":
+            # An in-memory store under a project's own unit of work drops what
+            # the transaction added, also when messagebus calls no listener
+            # (a block left without commit or rollback).
+            pending = getattr(store, "_project_rollbacks", None)
+            rollback = pending.get(transaction) if pending else None
+            if rollback is not None:
+                rollback.rolled_back()
         if _active is not None:
-            _active._settle(transaction, getattr(transaction.uow, STORE_ATTRIBUTE, None), status)
+            _active._settle(transaction, store, status)
 
     def committed(transaction: Any) -> bool:
         status = transaction.status

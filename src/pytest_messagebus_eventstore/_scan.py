@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import inspect
 import sys
+import traceback
+import warnings
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
-from messagebus import AsyncMessageBus, SyncMessageBus
+from messagebus import AsyncMessageBus, GenericCommand, SyncMessageBus
+
+from ._awaited import where
+from ._state import running
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Coroutine, Mapping, Sequence
+    from types import FrameType
+
+    from ._state import RunningTest
 
 Flavour = Literal["async", "sync"]
 
@@ -54,12 +62,84 @@ class _SyncScanBus(SyncMessageBus):  # type: ignore[type-arg]
 # getter and the two registries.
 _SCANNED_STATE_SIZE = 4
 
+_has = dict.__contains__
+# The frames between the bus's dispatch of a message and the code that called the bus.
+_PASSED_THROUGH = ("messagebus.", f"{__package__}.", "asyncio.")
+# The frames that call a test or a fixture: reached, the call came from no user code.
+_RUNNERS = ("_pytest.", "pluggy.", "pytest_asyncio.")
+
+
+class _Listeners(defaultdict[Any, list[Any]]):
+    """The events registry of a session bus, which notes the commands no handler handles.
+
+    messagebus looks each message's class up in the commands registry, then in
+    this one, and stores the message whether found or not: a command found in
+    neither is stored without a word. A handled command never gets here, and
+    an event costs one Python call.
+    """
+
+    __slots__ = ()
+    flavour: Flavour
+
+    def __contains__(self, kind: object) -> bool:
+        if _has(self, kind):
+            return True
+        if GenericCommand in kind.__mro__:  # type: ignore[attr-defined]
+            _no_handler(kind, self.flavour)  # type: ignore[arg-type]
+        return False
+
+
+class _AsyncListeners(_Listeners):
+    __slots__ = ()
+    flavour = "async"
+
+
+class _SyncListeners(_Listeners):
+    __slots__ = ()
+    flavour = "sync"
+
+
+def _caller(run: RunningTest) -> tuple[str, int]:
+    """The file and line of the user code that called the bus, else of the test."""
+    # Above this function, _no_handler and __contains__: messagebus's dispatch.
+    frame: FrameType | None = sys._getframe(3)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith(_RUNNERS):
+            break
+        if not module.startswith(_PASSED_THROUGH):
+            return frame.f_code.co_filename, frame.f_lineno
+        frame = frame.f_back
+    # A fixture's arrangement (the given marker): the test it was for.
+    path, line, _ = run.item.reportinfo()
+    return str(path), (line or 0) + 1
+
+
+def _no_handler(kind: type[Any], flavour: Flavour) -> None:
+    """Warn that messagebus stores a command of ``kind`` unhandled, and note it on the test."""
+    if not running:
+        return
+    run = running[-1]
+    filename, line = _caller(run)
+    option = SCAN_INI[flavour]
+    run.unhandled.append((kind, option, where(run.item.config, filename, line)))
+    modules = ", ".join(run.item.config.getini(option)) or "(none)"
+    warnings.warn_explicit(
+        f"messagebus: no handler for the command {kind.__name__} on the {flavour} bus, so "
+        f"it was only stored. The {option} ini option lists: {modules}; list the module "
+        "of its handler there.",
+        pytest.PytestWarning,
+        filename,
+        line,
+    )
+
 
 class _SessionBus:
     """A bus shared by the tests of a session, put back as scanned after each."""
 
     _scanned: Any
     _dependencies_of: Callable[[], Mapping[str, Any]]
+    _listeners: type[_Listeners]
     commands_registry: dict[Any, Any]
     events_registry: dict[Any, list[Any]]
 
@@ -95,15 +175,26 @@ class _SessionBus:
         state["_scanned"], state["_dependencies_of"] = scanned, dependencies_of
         self.commands_registry = dict(scanned.commands_registry)
         events = scanned.events_registry
-        self.events_registry = defaultdict(list, {kind: list(events[kind]) for kind in events})
+        self.events_registry = self._listeners(list, {kind: list(events[kind]) for kind in events})
 
 
 class _AsyncSessionBus(_SessionBus, AsyncMessageBus):  # type: ignore[type-arg]
-    pass
+    _listeners = _AsyncListeners
+
+    def handle(
+        self, command: Any, uow: Any, **transient_dependencies: Any
+    ) -> Coroutine[Any, Any, Any]:
+        coroutine = AsyncMessageBus.handle(self, command, uow, **transient_dependencies)
+        # Checked at the test's teardown for a missing await.
+        if running:
+            # The offset, not the line: the line costs a walk of the code's line table.
+            caller = sys._getframe(1)
+            running[-1].awaitables.append((coroutine, caller.f_code, caller.f_lasti))
+        return coroutine
 
 
 class _SyncSessionBus(_SessionBus, SyncMessageBus):  # type: ignore[type-arg]
-    pass
+    _listeners = _SyncListeners
 
 
 _BUS_TYPES: dict[Flavour, tuple[type[Any], type[_SessionBus]]] = {
@@ -119,7 +210,7 @@ def _scan(flavour: Flavour, modules: Sequence[str]) -> ScanResult:
     scan_bus, _ = _BUS_TYPES[flavour]
     bus = scan_bus()
     option = SCAN_INI[flavour]
-    for module in modules:
+    for index, module in enumerate(modules):
         if module.startswith("."):
             return (
                 f"{option}: {module!r} is a relative module name; list absolute "
@@ -128,13 +219,137 @@ def _scan(flavour: Flavour, modules: Sequence[str]) -> ScanResult:
         try:
             bus.scan(module)
         except Exception as exc:
-            return (
-                f"{option}: cannot scan module {module!r}: "
-                f"{type(exc).__name__}: {exc}\n"
-                f"Fix the module name in the {option} ini option, or make the "
-                "module importable (e.g. with the pythonpath ini option)."
-            )
+            return _scan_error(flavour, modules[: index + 1], exc)
     return bus
+
+
+def _scan_error(flavour: Flavour, modules: Sequence[str], exc: Exception) -> str:
+    """What stopped the scan of the last of ``modules``, and how to fix it."""
+    option = SCAN_INI[flavour]
+    module = modules[-1]
+    missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    if missing is not None and (module == missing or module.startswith(f"{missing}.")):
+        found = "" if missing == module else f" (no module named {missing!r})"
+        return (
+            f"{option}: no module named {module!r}{found}.\n"
+            f"Fix the module name in the {option} ini option, or make the module "
+            "importable (e.g. with the pythonpath ini option)."
+        )
+    if isinstance(exc, SyntaxError):
+        return f"{option}: cannot import {module!r}:\n" + "".join(
+            traceback.format_exception_only(type(exc), exc)
+        ).rstrip("\n")
+    frames = _import_frames(exc)
+    if frames:
+        hint = (
+            f"Install the package {missing!r}, or fix the import."
+            if missing is not None
+            else "Fix the error where it is raised."
+        )
+        return (
+            f"{option}: module {module!r} was found, but importing it failed:\n"
+            f"{frames}{type(exc).__name__}: {exc}\n{hint}"
+        )
+    return _duplicate_handlers(flavour, modules) or (
+        f"{option}: cannot scan module {module!r}: {type(exc).__name__}: {exc}"
+    )
+
+
+# The frames of a failed import that show the user's code.
+_IMPORT_FRAMES = 3
+
+
+def _import_frames(exc: BaseException) -> str:
+    """The last frames of the module code that ``exc`` stopped, as a traceback shows them."""
+    # The import machinery's frames say nothing of the error.
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith("<frozen ")
+    ]
+    # From the first module body run by the import: before it, the scanners' frames.
+    for start, frame in enumerate(frames):
+        if frame.name == "<module>":
+            return "".join(traceback.format_list(frames[start:][-_IMPORT_FRAMES:]))
+    return ""
+
+
+def _registrations(flavour: Flavour, module: str) -> list[tuple[Any, Any]]:
+    """The commands and their handlers that a scan of ``module`` alone registers."""
+    bus: Any = _LISTING_BUSES[flavour]()
+    bus.scan(module)
+    registered: list[tuple[Any, Any]] = bus.registered
+    return registered
+
+
+def _duplicate_handlers(flavour: Flavour, modules: Sequence[str]) -> str | None:
+    """Which listed modules register a handler of one command twice, if they do."""
+    option = SCAN_INI[flavour]
+    seen: dict[Any, tuple[str, Any]] = {}
+    for module in modules:
+        try:
+            registered = _registrations(flavour, module)
+        except Exception:
+            return None
+        for command, handler in registered:
+            first = seen.get(command)
+            if first is None:
+                seen[command] = (module, handler)
+                continue
+            first_module, first_handler = first
+            name = getattr(command, "__name__", repr(command))
+            if handler is not first_handler:
+                return (
+                    f"{option}: command {name} has two handlers: {_name(first_handler)} "
+                    f"(scanned from {first_module!r}) and {_name(handler)} (scanned from "
+                    f"{module!r}).\nA command has one handler: remove one of them."
+                )
+            if module == first_module:
+                return (
+                    f"{option}: {module!r} is listed twice, and registers "
+                    f"{_name(handler)} for {name} twice.\nList each module once."
+                )
+            return (
+                f"{option}: {first_module!r} and {module!r} both register "
+                f"{_name(handler)} for {name}: a scan includes the submodules of a "
+                f"package.\nList only one of {first_module!r} and {module!r}."
+            )
+    return None
+
+
+def _name(handler: Any) -> str:
+    return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}"
+
+
+class _Listing:
+    """A scan bus that lists the commands and handlers it registers, twice if so."""
+
+    commands_registry: dict[Any, Any]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.registered: list[tuple[Any, Any]] = []
+
+    def add_listener(self, msg_type: Any, callback: Any) -> None:
+        # Forgotten at once: messagebus refuses a command's second handler.
+        self.commands_registry.pop(msg_type, None)
+        super().add_listener(msg_type, callback)  # type: ignore[misc]
+        if msg_type in self.commands_registry:
+            self.registered.append((msg_type, callback))
+
+
+class _AsyncListingBus(_Listing, _AsyncScanBus):
+    pass
+
+
+class _SyncListingBus(_Listing, _SyncScanBus):
+    pass
+
+
+_LISTING_BUSES: dict[Flavour, type[_Listing]] = {
+    "async": _AsyncListingBus,
+    "sync": _SyncListingBus,
+}
 
 
 def make_bus(

@@ -21,6 +21,7 @@ from . import _recorder, _stores
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import CodeType
 
     from messagebus import AbstractMessageSerializer
 
@@ -38,7 +39,7 @@ class PluginState:
         "overridden_at",
         "session",
         "strict_by_default",
-        "strict_marked",
+        "strict_by_test",
     )
 
     def __init__(self) -> None:
@@ -51,10 +52,12 @@ class PluginState:
         # The overridable fixtures that each class, module or directory node
         # sees defined elsewhere than in the plugin, by the node's id.
         self.overridden_at: dict[int, frozenset[str]] = {}
-        # The messagebus_strict ini option, and the ids of the tests that
-        # carried the marker (or whose class or module did) at collection.
+        # The messagebus_strict ini option, and the marker's value on the tests
+        # that carried it (or whose class or module did) at collection, by the
+        # test's id: hashing a node is a Python call, and the items live as
+        # long as the session.
         self.strict_by_default = False
-        self.strict_marked: set[int] = set()
+        self.strict_by_test: dict[int, bool] = {}
         # The messagebus_deterministic ini option.
         self.numbered_by_default = False
         # The ids of the hypothesis tests, whose examples each start afresh.
@@ -68,6 +71,7 @@ class RunningTest:
     """One test, from its setup until its teardown has been reported."""
 
     __slots__ = (
+        "awaitables",
         "call_passed",
         "item",
         "nodeid",
@@ -75,7 +79,9 @@ class RunningTest:
         "plugin",
         "recorder",
         "serializer",
+        "strict",
         "transports",
+        "unhandled",
         "unwrap",
     )
 
@@ -87,6 +93,8 @@ class RunningTest:
         # None until messagebus is imported, which may happen during the setup.
         self.recorder: Recorder | None = _recorder.start()
         self.call_passed = False
+        # Strict mode, as the collection found it (see _strict).
+        self.strict = plugin.strict_by_test.get(id(item), plugin.strict_by_default)
         # The transport fixtures' values: a failing setup has no funcargs yet.
         self.transports: dict[str, Any] = {}
         # Set on first use.
@@ -94,6 +102,14 @@ class RunningTest:
         self.overridden_above: frozenset[str] | None = None
         # Puts the hypothesis test's body back, after the test.
         self.unwrap: Callable[[], None] | None = None
+        # The coroutines of ``bus.handle`` and ``messagebus_given`` calls, each
+        # as (coroutine, caller's code, caller's last instruction offset),
+        # checked for a missing ``await`` at the teardown.
+        self.awaitables: list[tuple[Any, CodeType, int]] = []
+        # The commands a session bus handled with no handler registered for
+        # their class, in order, each as (command class, ini option listing the
+        # scanned modules, "path:line" of the test's call or the test itself).
+        self.unhandled: list[tuple[type[Any], str, str]] = []
 
     def record(self) -> Recorder | None:
         """The test's recorder; started now if messagebus was imported since the setup."""

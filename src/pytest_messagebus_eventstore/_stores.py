@@ -24,7 +24,7 @@ from __future__ import annotations
 import abc
 import copy
 import weakref
-from collections.abc import Mapping, MutableMapping, MutableSequence, MutableSet
+from collections.abc import Iterable, Mapping, MutableMapping, MutableSequence, MutableSet
 from typing import Any, Generic, TypeVar, overload
 
 from . import _transactions
@@ -267,14 +267,18 @@ def reset_class_level_stores() -> None:
 class Snapshot:
     """Every store's contents, to put back later: around a session, or a hypothesis example."""
 
-    __slots__ = ("contents", "deep", "layers")
+    __slots__ = ("contents", "deep", "layers", "shared")
 
-    def __init__(self, *, deep: bool) -> None:
+    def __init__(self, *, deep: bool, shared: Iterable[object] = ()) -> None:
+        """``deep`` copies the contents; the ``shared`` objects are put back as themselves."""
         self.deep = deep
+        # deepcopy's memo: an object already in it is "copied" as itself.
+        self.shared = {id(item): item for item in shared}
         contents = {store: (store.container, _contents(store.container)) for store in live_stores()}
         if deep:
             contents = {
-                store: (kept, copy.deepcopy(data)) for store, (kept, data) in contents.items()
+                store: (kept, copy.deepcopy(data, dict(self.shared)))
+                for store, (kept, data) in contents.items()
             }
         self.contents = contents
         self.layers = list(_layers)
@@ -282,7 +286,7 @@ class Snapshot:
     def restore(self) -> None:
         for store, (container, data) in self.contents.items():
             store.container = container
-            _fill(container, copy.deepcopy(data) if self.deep else data)
+            _fill(container, copy.deepcopy(data, dict(self.shared)) if self.deep else data)
         _layers[:] = self.layers
 
 

@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from messagebus import Message
 
+from . import _recorder
 from ._compat import (
     STORE_ATTRIBUTE,
     AsyncAbstractMessageStoreRepository,
     SyncAbstractMessageStoreRepository,
 )
 from ._copies import share_as_values
-from ._transactions import Transaction, current
+from ._transactions import SequenceView, Transaction, current
 from .repository import InMemoryRepository
 
 if TYPE_CHECKING:
@@ -79,6 +80,85 @@ class _StreamBuffer:
         return _transaction_of(self) is None
 
 
+class _ProjectRollback:
+    """The messages a project's own unit of work added to an in-memory store, in one transaction.
+
+    Only an ``InMemoryUnitOfWork`` makes the store transactional; under any
+    other unit of work the messages go straight into the store. Listening to
+    messagebus's transaction, this takes them out again if it rolls back, as
+    the project's database would.
+    """
+
+    __slots__ = ("messages", "store", "transaction")
+
+    def __init__(self, store: Any, transaction: Any) -> None:
+        self.store = store
+        self.transaction = transaction
+        self.messages: list[Message[Any]] = []
+
+    def _forget(self) -> None:
+        self.store._project_rollbacks.pop(self.transaction, None)
+
+    def committed(self) -> None:
+        self._forget()
+        # A rollback after the commit calls the listener too: what was
+        # committed stays.
+        self.messages.clear()
+
+    def rolled_back(self) -> None:
+        self._forget()
+        # By identity: equal messages may have been added by other transactions.
+        # ``self.messages`` keeps these alive until then.
+        dropped = {id(message) for message in self.messages}
+        store = self.store
+        for messages in (store.messages, store._own_stream_buffer):
+            messages[:] = [message for message in messages if id(message) not in dropped]
+
+
+class _AsyncProjectRollback(_ProjectRollback):
+    __slots__ = ()
+
+    async def on_after_commit(self) -> None:
+        self.committed()
+
+    async def on_after_rollback(self) -> None:
+        self.rolled_back()
+
+
+class _SyncProjectRollback(_ProjectRollback):
+    __slots__ = ()
+
+    def on_after_commit(self) -> None:
+        self.committed()
+
+    def on_after_rollback(self) -> None:
+        self.rolled_back()
+
+
+# messagebus's statuses of a transaction that may still roll back.
+_UNFINISHED = frozenset({"running", "streaming"})
+
+
+def _added_outside(
+    store: InMemoryEventstoreRepository | SyncInMemoryEventstoreRepository,
+    message: Message[Any],
+) -> None:
+    """``message`` went into the shared messages: taken out if its transaction rolls back."""
+    for transaction in reversed(_recorder._transactions.get()):
+        if getattr(transaction.uow, STORE_ATTRIBUTE, None) is not store:
+            continue
+        # Once committed, what the block adds is stored at once.
+        if transaction.status.name not in _UNFINISHED:
+            return
+        rollbacks: dict[Any, _ProjectRollback] = store.__dict__.setdefault("_project_rollbacks", {})
+        rollback = rollbacks.get(transaction)
+        if rollback is None:
+            rollback = rollbacks[transaction] = store._project_rollback(store, transaction)
+            transaction.add_listener(rollback)
+        rollback.messages.append(message)
+        return
+
+
 class InMemoryEventstoreRepository(
     _StreamBuffer, InMemoryRepository, AsyncAbstractMessageStoreRepository
 ):
@@ -88,13 +168,19 @@ class InMemoryEventstoreRepository(
     a table are; the plugin empties it after each test. Pass ``publisher=`` to
     stream the published messages on commit, as with any messagebus store:
     each transaction streams the messages it committed, once, when its block
-    ends.
+    ends. A transaction that rolls back leaves nothing in it, under an
+    ``InMemoryUnitOfWork`` or a project's own unit of work.
     """
 
     messages: ClassVar[list[Message[Any]]] = []
+    _project_rollback = _AsyncProjectRollback
 
     async def _add(self, message: Message[Any]) -> None:
-        self.messages.append(message)
+        messages: MutableSequence[Message[Any]] = self.messages
+        messages.append(message)
+        # In a transaction of ours, it commits or drops the message itself.
+        if type(messages) is not SequenceView:
+            _added_outside(self, message)
 
     async def publish_eventstream(self) -> None:
         messages = self._take_committed()
@@ -109,9 +195,13 @@ class SyncInMemoryEventstoreRepository(
     """Sync twin of :class:`InMemoryEventstoreRepository`, with its own ``messages``."""
 
     messages: ClassVar[list[Message[Any]]] = []
+    _project_rollback = _SyncProjectRollback
 
     def _add(self, message: Message[Any]) -> None:
-        self.messages.append(message)
+        messages: MutableSequence[Message[Any]] = self.messages
+        messages.append(message)
+        if type(messages) is not SequenceView:
+            _added_outside(self, message)
 
     def publish_eventstream(self) -> None:
         messages = self._take_committed()

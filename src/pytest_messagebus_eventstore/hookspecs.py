@@ -5,7 +5,18 @@ implementation in a ``conftest.py`` applies to the tests of its directory only.
 The ``make`` hooks are *firstresult*: the first implementation that returns
 something other than ``None`` wins (a conftest's before an installed plugin's,
 a deeper conftest's before a shallower one's); returning ``None`` falls back
-to the plugin's in-memory piece.
+to the plugin's in-memory piece. What they return is checked when the fixture
+is set up: an object of the wrong kind, or a class instead of an instance,
+fails the test there, naming the implementation (file and line).
+
+If the plugin may be disabled (``-p no:messagebus_eventstore``), give each
+implementation in a ``conftest.py`` ``@pytest.hookimpl(optionalhook=True)``:
+without the plugin, pytest knows no such hook, and refuses the conftest with
+``PluginValidationError: unknown hook``::
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_messagebus_repositories(config):
+        return {"books": FakeBookRepository()}
 """
 
 from __future__ import annotations
@@ -26,11 +37,14 @@ hookspec = pluggy.HookspecMarker("pytest")
 def pytest_messagebus_repositories(config: pytest.Config) -> Mapping[str, Any] | None:
     """Repositories for the ``uow`` fixture, by attribute name.
 
-    The default ``messagebus_repositories`` fixture merges the mappings every
-    implementation returns; for a name given twice, the first implementation
-    called wins. A ``messagebus_repositories`` fixture defined in a conftest
-    replaces the default fixture, so these hooks are then not consulted (unless
-    the override requests ``messagebus_repositories`` itself to extend it).
+    Return a mapping of attribute name to repository instance, or ``None``;
+    ``eventstore`` and ``messagestore`` name the message store, not a
+    repository. The default ``messagebus_repositories`` fixture merges the
+    mappings every implementation returns; for a name given twice, the first
+    implementation called wins. A ``messagebus_repositories`` fixture defined
+    in a conftest replaces the default fixture, so these hooks are then not
+    consulted (unless the override requests ``messagebus_repositories`` itself
+    to extend it).
     """
 
 
@@ -43,7 +57,10 @@ def pytest_messagebus_sync_repositories(config: pytest.Config) -> Mapping[str, A
 def pytest_messagebus_make_uow(
     eventstore: Any, repositories: Mapping[str, Any], config: pytest.Config
 ) -> Any | None:
-    """Build the unit of work the ``uow`` fixture returns (an async messagebus unit of work).
+    """Build the unit of work the ``uow`` fixture returns.
+
+    Return an instance of ``messagebus.AsyncAbstractUnitOfWork``, or ``None``
+    for an ``InMemoryUnitOfWork``.
 
     ``eventstore`` is the ``eventstore`` fixture (publishing to ``transport``)
     and ``repositories`` the ``messagebus_repositories`` fixture. Give the
@@ -57,12 +74,18 @@ def pytest_messagebus_make_uow(
 def pytest_messagebus_make_sync_uow(
     eventstore: Any, repositories: Mapping[str, Any], config: pytest.Config
 ) -> Any | None:
-    """Sync twin of :func:`pytest_messagebus_make_uow`, for ``sync_uow``."""
+    """Sync twin of :func:`pytest_messagebus_make_uow`, for ``sync_uow``.
+
+    Return an instance of ``messagebus.SyncAbstractUnitOfWork``, or ``None``.
+    """
 
 
 @hookspec(firstresult=True)
 def pytest_messagebus_make_transport(config: pytest.Config) -> Any | None:
-    """Build the async eventstream transport the ``transport`` fixture returns.
+    """Build the eventstream transport the ``transport`` fixture returns.
+
+    Return an instance of ``messagebus.AsyncAbstractEventstreamTransport``, or
+    ``None`` for an ``InMemoryEventstreamTransport``.
 
     The ``eventstore`` fixture publishes to it. Keep an ``events`` list on it
     if the given phase should empty it after the arrangement.
@@ -71,14 +94,18 @@ def pytest_messagebus_make_transport(config: pytest.Config) -> Any | None:
 
 @hookspec(firstresult=True)
 def pytest_messagebus_make_sync_transport(config: pytest.Config) -> Any | None:
-    """Sync twin of :func:`pytest_messagebus_make_transport`, for ``sync_transport``."""
+    """Sync twin of :func:`pytest_messagebus_make_transport`, for ``sync_transport``.
+
+    Return an instance of ``messagebus.SyncAbstractEventstreamTransport``, or ``None``.
+    """
 
 
 @hookspec(firstresult=True)
 def pytest_messagebus_make_serializer(config: pytest.Config) -> Any | None:
     """Build the message serializer of the eventstream publishers (both flavours).
 
-    Return an instance of ``messagebus.AbstractMessageSerializer``. The
+    Return an instance of ``messagebus.AbstractMessageSerializer``, or
+    ``None`` for messagebus's own serializer. The
     ``messagebus_serializer`` fixture returns it, and it is the ``serializer``
     attribute of ``eventstore.publisher`` and ``sync_eventstore.publisher``.
     """

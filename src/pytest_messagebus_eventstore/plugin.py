@@ -7,6 +7,7 @@ has the plugin installed and never uses it does not pay for the import.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType, ModuleType
@@ -14,30 +15,35 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
 
-from . import _deterministic, _examples, _given, _recorder, _state, _stores
+from . import (
+    _awaited,
+    _deterministic,
+    _examples,
+    _given,
+    _misuse,
+    _recorder,
+    _state,
+    _stores,
+    _strict,
+)
 
-# The fixtures of the given phase, registered with this module's: each module
-# registered as a plugin costs the start-up of every session a scan of its names.
+# The fixtures and the hook of the given phase, registered with this module's:
+# each module registered as a plugin costs the start-up of every session a scan
+# of its names.
 from ._given import (  # noqa: F401
     _messagebus_given_phase,
     _messagebus_sync_given_phase,
     messagebus_given,
     messagebus_sync_given,
+    pytest_exception_interact,
 )
-from ._markers import marked_functions
-from ._report import (
-    STRICT_MARKER,
-    STRICT_MARKER_HELP,
-    add_section,
-    check_strict,
-    configure_strict,
-    note_strict_markers,
-)
+from ._markers import marked_functions, switches
+from ._report import add_section
 from ._state import PluginState, RunningTest, plugin_state_key, running
 from ._stores import close_layer, open_layer, reset_class_level_stores
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterator
 
     from messagebus import (
         AbstractMessageSerializer,
@@ -88,9 +94,14 @@ def _call_hook(name: str, **kwargs: Any) -> Any:
 
 def _merged_repositories(fixture: str) -> dict[str, Any]:
     """What the hooks named after ``fixture`` (``pytest_`` + its name) contribute."""
+    __tracebackhide__ = True
     merged: dict[str, Any] = {}
+    hook = f"pytest_{fixture}"
     # The first implementation called (the most specific) wins a clash.
-    for contributed in reversed(_call_hook(f"pytest_{fixture}") or ()):
+    for contributed in reversed(_call_hook(hook) or ()):
+        # Most are dicts: the check against Mapping costs more.
+        if contributed.__class__ is not dict and not isinstance(contributed, Mapping):
+            _misuse.not_a_mapping(hook, contributed)
         merged.update(contributed)
     return merged
 
@@ -172,12 +183,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="messagebus: modules whose sync handlers (sync_listen) the "
         "`sync_bus` fixture registers, one per line.",
     )
-    parser.addini(
-        "messagebus_strict",
-        default="false",
-        help="messagebus: in every passing test, each recorded message and streamed "
-        "event must be checked by assert_messages (true/false, default false).",
-    )
+    parser.addini(_strict.INI, type="bool", default=False, help=_strict.INI_HELP)
     parser.addini(_deterministic.INI, type="bool", default=False, help=_deterministic.INI_HELP)
 
 
@@ -232,7 +238,8 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     # (had one failed, the test errors already, and this does not run).
     run = _state.of(item)
     if run is not None:
-        check_strict(run)
+        _awaited.check(run)
+        _strict.check(run)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -282,7 +289,9 @@ def transport() -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransp
     """
     custom = _call_hook("pytest_messagebus_make_transport")
     transport: InMemoryEventstreamTransport | AsyncAbstractEventstreamTransport = (
-        _classes().InMemoryEventstreamTransport() if custom is None else custom
+        _classes().InMemoryEventstreamTransport()
+        if custom is None
+        else _misuse.checked("pytest_messagebus_make_transport", custom)
     )
     # Remembered for the report section: a failing setup has no funcargs yet.
     running[-1].transports["transport"] = transport
@@ -294,7 +303,9 @@ def sync_transport() -> SyncInMemoryEventstreamTransport | SyncAbstractEventstre
     """Sync twin of ``transport``, fed by ``sync_uow``."""
     custom = _call_hook("pytest_messagebus_make_sync_transport")
     transport: SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport = (
-        _classes().SyncInMemoryEventstreamTransport() if custom is None else custom
+        _classes().SyncInMemoryEventstreamTransport()
+        if custom is None
+        else _misuse.checked("pytest_messagebus_make_sync_transport", custom)
     )
     running[-1].transports["sync_transport"] = transport
     return transport
@@ -306,7 +317,11 @@ def _default_serializer() -> AbstractMessageSerializer:
     serializer = run.serializer
     if serializer is None:
         custom = _call_hook("pytest_messagebus_make_serializer")
-        serializer = run.serializer = _classes().MessageSerializer() if custom is None else custom
+        serializer = run.serializer = (
+            _classes().MessageSerializer()
+            if custom is None
+            else _misuse.checked("pytest_messagebus_make_serializer", custom)
+        )
     return serializer
 
 
@@ -379,11 +394,19 @@ def _repositories(fixture: str) -> Mapping[str, Any]:
 
 def _unit_of_work(repositories_fixture: str, make_hook: str, default: str, store: Any) -> Any:
     """What a ``make_uow`` hook builds over ``store``, else the in-memory class ``default``."""
+    __tracebackhide__ = True
     repositories = _repositories(repositories_fixture)
     custom = _call_hook(make_hook, eventstore=store, repositories=repositories)
     if custom is not None:
-        return custom
-    return getattr(_classes(), default)(eventstore=store, **repositories)
+        return _misuse.checked(make_hook, custom, eventstore=store, repositories=repositories)
+    unit_of_work = getattr(_classes(), default)
+    try:
+        return unit_of_work(eventstore=store, **repositories)
+    except TypeError as error:
+        refused = error
+    # Out of the except block: the failure shows no chained error.
+    _misuse.refuse_repositories(repositories_fixture, unit_of_work, repositories)
+    raise refused
 
 
 @pytest.fixture
@@ -479,10 +502,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     state = config.stash[plugin_state_key] = PluginState()
     state.session = _stores.Session()
-    config.addinivalue_line("markers", STRICT_MARKER_HELP)
+    config.addinivalue_line("markers", _strict.MARKER_HELP)
     config.addinivalue_line("markers", _given.MARKER_HELP)
     config.addinivalue_line("markers", _deterministic.MARKER_HELP)
-    configure_strict(config)
+    _strict.configure(config)
     _deterministic.configure(config)
     set_verbosity(config.get_verbosity())
 
@@ -490,10 +513,14 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Last, so that the tests other plugins add or deselect are accounted for.
-    marked = marked_functions(items, (_given.MARKER, _deterministic.MARKER, STRICT_MARKER))
+    marked = marked_functions(items, (_given.MARKER, _deterministic.MARKER, _strict.MARKER))
+    # Bad arguments are collection errors; their tests leave ``items``.
+    enabled = switches(config, items, marked, (_deterministic.MARKER, _strict.MARKER))
     _given.add_phase_fixtures(marked[_given.MARKER])
-    _deterministic.add_numbering_fixture(config, items, marked[_deterministic.MARKER])
-    note_strict_markers(config, marked[STRICT_MARKER])
+    _deterministic.add_numbering_fixture(
+        config, items, marked[_deterministic.MARKER], enabled[_deterministic.MARKER]
+    )
+    _strict.note_markers(config, enabled[_strict.MARKER])
     # By identity, as the strict tests: the items live as long as the session.
     config.stash[plugin_state_key].hypothesis_tests = {
         id(item) for item in items if _examples.is_hypothesis_test(item)

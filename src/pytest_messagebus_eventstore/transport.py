@@ -21,39 +21,34 @@ if TYPE_CHECKING:
 _STALE = 64
 
 
-class InMemoryEventstreamTransport(AsyncAbstractEventstreamTransport):
+class _Recording:
+    """The events a transport was sent, and what each was serialized from."""
+
+    def __init__(self) -> None:
+        self.events: list[Mapping[str, Any]] = []
+        # What each event sent by an eventstream publisher was serialized from, by
+        # the event's id: assert_messages compares the event through them.
+        self._sources: dict[int, Source] = {}
+
+    def _record(self, message: Mapping[str, Any]) -> None:
+        self.events.append(message)
+        source = sending.get()
+        if source is not None:
+            sources = self._sources
+            sources[id(message)] = (message, source)
+            if len(sources) > len(self.events) + _STALE:
+                forget_dropped(sources, self.events)
+
+
+class InMemoryEventstreamTransport(_Recording, AsyncAbstractEventstreamTransport):
     """Async transport recording every serialized message in :attr:`events`."""
 
-    def __init__(self) -> None:
-        self.events: list[Mapping[str, Any]] = []
-        # What each event sent by an eventstream publisher was serialized from, by
-        # the event's id: assert_messages compares the event through them.
-        self._sources: dict[int, Source] = {}
-
     async def send_message_serialized(self, message: Mapping[str, Any]) -> None:
-        self.events.append(message)
-        source = sending.get()
-        if source is not None:
-            sources = self._sources
-            sources[id(message)] = (message, source)
-            if len(sources) > len(self.events) + _STALE:
-                forget_dropped(sources, self.events)
+        self._record(message)
 
 
-class SyncInMemoryEventstreamTransport(SyncAbstractEventstreamTransport):
+class SyncInMemoryEventstreamTransport(_Recording, SyncAbstractEventstreamTransport):
     """Sync twin of :class:`InMemoryEventstreamTransport`."""
 
-    def __init__(self) -> None:
-        self.events: list[Mapping[str, Any]] = []
-        # What each event sent by an eventstream publisher was serialized from, by
-        # the event's id: assert_messages compares the event through them.
-        self._sources: dict[int, Source] = {}
-
     def send_message_serialized(self, message: Mapping[str, Any]) -> None:
-        self.events.append(message)
-        source = sending.get()
-        if source is not None:
-            sources = self._sources
-            sources[id(message)] = (message, source)
-            if len(sources) > len(self.events) + _STALE:
-                forget_dropped(sources, self.events)
+        self._record(message)

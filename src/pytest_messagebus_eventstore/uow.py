@@ -87,19 +87,21 @@ class _InMemoryUnitOfWorkBase:
         messagestore: Any | None = None,
         **repositories: Any,
     ) -> None:
-        cls_name = type(self).__name__
         if eventstore is not None and messagestore is not None:
+            self._refuse_store("messagestore", messagestore)
+            self._refuse_store("eventstore", eventstore)
             raise TypeError(
-                f"{cls_name}() got both eventstore= and messagestore=; they are "
+                f"{type(self).__name__}() got both eventstore= and messagestore=; they are "
                 "the same store under its messagebus 0.12 and 0.13+ names, pass one."
             )
         store = eventstore if eventstore is not None else messagestore
         if store is None:
             store = self._default_store()
         elif not isinstance(store, self._store_base):
+            self._refuse_store("eventstore" if eventstore is not None else "messagestore", store)
             raise TypeError(
-                f"{cls_name}(eventstore=...) expects a {self._flavour} message store "
-                f"(an instance of {self._store_base.__name__}), got {_describe(store)}."
+                f"{type(self).__name__}(eventstore=...) expects a {self._flavour} message "
+                f"store (an instance of {self._store_base.__name__}), got {_describe(store)}."
             )
         # messagebus reads the store several times per message: a plain
         # attribute under its name, an alias (property) under the other.
@@ -107,6 +109,15 @@ class _InMemoryUnitOfWorkBase:
         for name, repository in repositories.items():
             self._check_repository(name, repository)
             setattr(self, name, repository)
+
+    def _refuse_store(self, name: str, given: Any) -> None:
+        """A repository passed under a name of the message store is refused as such."""
+        if isinstance(given, (self._repository_base, self._other_repository_base)):
+            raise TypeError(
+                f"{type(self).__name__}({name}=...) got the repository "
+                f"{type(given).__name__}: {name} is reserved for the message store; "
+                "give the repository another name."
+            )
 
     def _check_repository(self, name: str, repository: Any) -> None:
         cls_name = type(self).__name__

@@ -88,8 +88,10 @@ class FakeMailer(InMemoryRepository, AbstractMailer):
         self.pending.clear()
 
 
-@pytest.fixture
-def messagebus_repositories() -> dict[str, InMemoryRepository]:
+# optionalhook: the conftest still loads when the plugin is disabled
+# (``-p no:messagebus_eventstore``); pytest refuses an unknown hook otherwise.
+@pytest.hookimpl(optionalhook=True)
+def pytest_messagebus_repositories(config: pytest.Config) -> dict[str, InMemoryRepository]:
     return {
         "books": InMemoryBookRepository(),
         "reviewers": InMemoryReviewerRepository(),
