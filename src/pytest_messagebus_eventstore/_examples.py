@@ -41,7 +41,7 @@ class _Start:
         self.recorded = (
             None
             if recorder is None
-            else (len(recorder.records), len(recorder.handler_errors), set(recorder.checked))
+            else (len(recorder.records), len(recorder.handler_errors), len(recorder.checks))
         )
         self.counts = [
             (callback, callback.count)
@@ -60,7 +60,7 @@ class _Start:
             records, errors, checked = self.recorded
             del recorder.records[records:]
             del recorder.handler_errors[errors:]
-            recorder.checked = set(checked)
+            del recorder.checks[checked:]
         for callback, count in self.counts:
             callback.count = count
 

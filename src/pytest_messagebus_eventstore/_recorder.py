@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterable
+    from collections.abc import Callable, Iterable
 
 Status = Literal["pending", "committed", "rolled back"]
 
@@ -66,18 +66,6 @@ class Recorder:
     def note_checked(self, items: Iterable[Any]) -> None:
         """Note messages or serialized events as covered by an assertion."""
         self.checks.append((len(self.records), tuple(items)))
-
-    @property
-    def checked(self) -> frozenset[int]:
-        """The numbers of the checks noted so far; setting it keeps those only.
-
-        Each hypothesis example starts from the checks made before the first.
-        """
-        return frozenset(range(len(self.checks)))
-
-    @checked.setter
-    def checked(self, kept: Collection[int]) -> None:
-        self.checks = [check for number, check in enumerate(self.checks) if number in kept]
 
     def prepare(self, message: Any) -> None:
         """Before a store records ``message``: let the callbacks change it."""

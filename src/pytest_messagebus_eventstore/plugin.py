@@ -20,7 +20,6 @@ from . import (
     _deterministic,
     _examples,
     _given,
-    _misuse,
     _recorder,
     _state,
     _stores,
@@ -101,7 +100,9 @@ def _merged_repositories(fixture: str) -> dict[str, Any]:
     for contributed in reversed(_call_hook(hook) or ()):
         # Most are dicts: the check against Mapping costs more.
         if contributed.__class__ is not dict and not isinstance(contributed, Mapping):
-            _misuse.not_a_mapping(hook, contributed)
+            from ._misuse import not_a_mapping
+
+            not_a_mapping(hook, contributed)
         merged.update(contributed)
     return merged
 
@@ -238,8 +239,11 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     # (had one failed, the test errors already, and this does not run).
     run = _state.of(item)
     if run is not None:
-        _awaited.check(run)
-        _strict.check(run)
+        if run.awaitables:
+            _awaited.check(run)
+        # A test that is not strict may still have marked itself while it ran.
+        if run.call_passed and (run.strict or item.own_markers):
+            _strict.check(run)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -271,12 +275,14 @@ def _after_test(run: RunningTest) -> None:
 
 
 _CLASSES = "pytest_messagebus_eventstore._classes"
+_modules = sys.modules
 
 
 def _classes() -> ModuleType:
-    # Looked up on each call, not kept: a test that runs pytest in-process
+    # Looked up on each use, not kept: a test that runs pytest in-process
     # (pytester) may import the package's modules anew, and the fixtures must
-    # build from the classes a test imports.
+    # build from the classes a test imports. The fixtures look in sys.modules
+    # themselves first: a call per fixture costs more than the lookup.
     return sys.modules.get(_CLASSES) or import_module(_CLASSES)
 
 
@@ -289,9 +295,9 @@ def transport() -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransp
     """
     custom = _call_hook("pytest_messagebus_make_transport")
     transport: InMemoryEventstreamTransport | AsyncAbstractEventstreamTransport = (
-        _classes().InMemoryEventstreamTransport()
+        (_modules.get(_CLASSES) or _classes()).InMemoryEventstreamTransport()
         if custom is None
-        else _misuse.checked("pytest_messagebus_make_transport", custom)
+        else _checked("pytest_messagebus_make_transport", custom)
     )
     # Remembered for the report section: a failing setup has no funcargs yet.
     running[-1].transports["transport"] = transport
@@ -303,9 +309,9 @@ def sync_transport() -> SyncInMemoryEventstreamTransport | SyncAbstractEventstre
     """Sync twin of ``transport``, fed by ``sync_uow``."""
     custom = _call_hook("pytest_messagebus_make_sync_transport")
     transport: SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport = (
-        _classes().SyncInMemoryEventstreamTransport()
+        (_modules.get(_CLASSES) or _classes()).SyncInMemoryEventstreamTransport()
         if custom is None
-        else _misuse.checked("pytest_messagebus_make_sync_transport", custom)
+        else _checked("pytest_messagebus_make_sync_transport", custom)
     )
     running[-1].transports["sync_transport"] = transport
     return transport
@@ -318,9 +324,9 @@ def _default_serializer() -> AbstractMessageSerializer:
     if serializer is None:
         custom = _call_hook("pytest_messagebus_make_serializer")
         serializer = run.serializer = (
-            _classes().MessageSerializer()
+            (_modules.get(_CLASSES) or _classes()).MessageSerializer()
             if custom is None
-            else _misuse.checked("pytest_messagebus_make_serializer", custom)
+            else _checked("pytest_messagebus_make_serializer", custom)
         )
     return serializer
 
@@ -348,7 +354,7 @@ def eventstore(transport: AsyncAbstractEventstreamTransport) -> InMemoryEventsto
     ``messagebus_serializer``.
     """
     running[-1].record()
-    classes = _classes()
+    classes = _modules.get(_CLASSES) or _classes()
     store: InMemoryEventstoreRepository = classes.InMemoryEventstoreRepository(
         publisher=classes.AsyncEventstreamPublisher(transport, _serializer())
     )
@@ -361,7 +367,7 @@ def sync_eventstore(
 ) -> SyncInMemoryEventstoreRepository:
     """Sync twin of ``eventstore``, publishing to ``sync_transport``."""
     running[-1].record()
-    classes = _classes()
+    classes = _modules.get(_CLASSES) or _classes()
     store: SyncInMemoryEventstoreRepository = classes.SyncInMemoryEventstoreRepository(
         publisher=classes.SyncEventstreamPublisher(sync_transport, _serializer())
     )
@@ -392,20 +398,31 @@ def _repositories(fixture: str) -> Mapping[str, Any]:
     return _overridable(fixture, lambda: _merged_repositories(fixture))
 
 
+def _checked(hook: str, result: _T, **kwargs: Any) -> _T:
+    """``result`` of the make hook ``hook``, if the fixture can use it (see _misuse)."""
+    __tracebackhide__ = True
+    # Imported here: most sessions implement no make hook.
+    from ._misuse import checked
+
+    return checked(hook, result, **kwargs)
+
+
 def _unit_of_work(repositories_fixture: str, make_hook: str, default: str, store: Any) -> Any:
     """What a ``make_uow`` hook builds over ``store``, else the in-memory class ``default``."""
     __tracebackhide__ = True
     repositories = _repositories(repositories_fixture)
     custom = _call_hook(make_hook, eventstore=store, repositories=repositories)
     if custom is not None:
-        return _misuse.checked(make_hook, custom, eventstore=store, repositories=repositories)
-    unit_of_work = getattr(_classes(), default)
+        return _checked(make_hook, custom, eventstore=store, repositories=repositories)
+    unit_of_work = getattr((_modules.get(_CLASSES) or _classes()), default)
     try:
         return unit_of_work(eventstore=store, **repositories)
     except TypeError as error:
         refused = error
     # Out of the except block: the failure shows no chained error.
-    _misuse.refuse_repositories(repositories_fixture, unit_of_work, repositories)
+    from ._misuse import refuse_repositories
+
+    refuse_repositories(repositories_fixture, unit_of_work, repositories)
     raise refused
 
 

@@ -30,9 +30,11 @@ class _Recording:
         # the event's id: assert_messages compares the event through them.
         self._sources: dict[int, Source] = {}
 
-    def _record(self, message: Mapping[str, Any]) -> None:
+    def _record(self, message: Mapping[str, Any], source: tuple[Any, Any] | None = None) -> None:
+        """Keep ``message``, and what it was serialized from: ``source``, else the sender's."""
         self.events.append(message)
-        source = sending.get()
+        if source is None:
+            source = sending.get()
         if source is not None:
             sources = self._sources
             sources[id(message)] = (message, source)
