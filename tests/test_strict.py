@@ -470,8 +470,11 @@ def test_each_hypothesis_example_checks_what_it_streams(project: pytest.Pytester
         + """
 from hypothesis import HealthCheck, Phase, example, given, settings, strategies
 
+# No deadline: a loaded machine must not turn a slow example into a failure.
 explicit = settings(
-    phases=[Phase.explicit], suppress_health_check=[HealthCheck.function_scoped_fixture]
+    phases=[Phase.explicit],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    deadline=None,
 )
 
 @pytest.fixture
@@ -521,7 +524,9 @@ async def registered(bus, uow):
     await register(bus, uow)
 
 @pytest.mark.messagebus_strict
-@settings(max_examples=5, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=5, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
 @given(title=strategies.sampled_from(["DDD", "TDD"]))
 async def test_examples_check_the_store(registered, bus, uow, eventstore, transport, title):
     async with uow as transaction:
