@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
+from ._render import type_name, with_article
 from ._state import running
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def checked(hook: str, result: _T, **kwargs: Any) -> _T:
     else:
         fix = f"return an instance of a subclass of messagebus's {class_name}"
     pytest.fail(
-        f"{fixture}: {where} returned {_describe(result)}, not {_a(class_name)}.\n"
+        f"{fixture}: {where} returned {type_name(result)}, not {with_article(class_name)}.\n"
         f"Fix: {fix}, or None to leave it to the plugin.",
         pytrace=False,
     )
@@ -72,7 +73,7 @@ _MAPPING_FIX = (
 def not_a_mapping(hook: str, result: Any) -> None:
     __tracebackhide__ = True
     where = _blame(hook, {}, lambda given: given is not None and not isinstance(given, Mapping))
-    pytest.fail(f"{where} returned {_describe(result)}.\n{_MAPPING_FIX}, or None.", pytrace=False)
+    pytest.fail(f"{where} returned {type_name(result)}.\n{_MAPPING_FIX}, or None.", pytrace=False)
 
 
 def refuse_repositories(fixture: str, unit_of_work: type, repositories: Any) -> None:
@@ -83,7 +84,7 @@ def refuse_repositories(fixture: str, unit_of_work: type, repositories: Any) -> 
     if not isinstance(repositories, Mapping):
         source = _fixture_source(fixture, run) or f"the {fixture} fixture"
         pytest.fail(
-            f"{uow}: {source} returned {_describe(repositories)}.\n{_MAPPING_FIX}.",
+            f"{uow}: {source} returned {type_name(repositories)}.\n{_MAPPING_FIX}.",
             pytrace=False,
         )
     for name in ("eventstore", "messagestore"):
@@ -159,13 +160,3 @@ def _relative(filename: str, run: RunningTest) -> str:
         return str(Path(filename).relative_to(run.item.config.rootpath))
     except ValueError:
         return filename
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, type):
-        return f"the class {value.__name__}"
-    return _a(type(value).__name__)
-
-
-def _a(name: str) -> str:
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"

@@ -352,3 +352,15 @@ def _explain_ordered(
     if marks:
         lines += _context(observed, marks, labels, limits, noun)
     return lines, matched
+
+
+def with_article(name: str) -> str:
+    """``name`` after "a" or "an": "an int", "a list"."""
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def type_name(value: Any) -> str:
+    """What an error says ``value`` is: "the class X" for a class, else "a X"."""
+    if isinstance(value, type):
+        return f"the class {value.__name__}"
+    return with_article(type(value).__name__)

@@ -38,6 +38,7 @@ from ._render import (
     explain_unmatched,
     field_diffs,
     show,
+    type_name,
 )
 from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
 from .recording import message_store_of
@@ -81,7 +82,7 @@ def like(message_class: type[Message[Any]], /, **fields: Any) -> Like:
     __tracebackhide__ = True
     if not (isinstance(message_class, type) and issubclass(message_class, Message)):
         raise TypeError(
-            f"like() expects a message class as first argument, got {_type_name(message_class)}"
+            f"like() expects a message class as first argument, got {type_name(message_class)}"
         )
     unknown = [name for name in fields if name not in message_class.model_fields]
     if unknown:
@@ -115,7 +116,7 @@ def assert_messages(actual: Any, expected: Sequence[Any], *, ordered: bool = Tru
     __tracebackhide__ = True
     if isinstance(expected, (str, bytes, Mapping)) or not isinstance(expected, Sequence):
         raise TypeError(
-            f"assert_messages() expects a list of expected messages, got {_type_name(expected)}"
+            f"assert_messages() expects a list of expected messages, got {type_name(expected)}"
         )
     for index, item in enumerate(expected):
         if not (
@@ -123,7 +124,7 @@ def assert_messages(actual: Any, expected: Sequence[Any], *, ordered: bool = Tru
             or (isinstance(item, type) and issubclass(item, Message))
         ):
             raise TypeError(
-                f"assert_messages(): expected[{index}] is {_type_name(item)}, not a message, "
+                f"assert_messages(): expected[{index}] is {type_name(item)}, not a message, "
                 "a message class or like(...)"
             )
     items, sources = _read_actual(actual)
@@ -199,13 +200,6 @@ def _compare(
     )
 
 
-def _type_name(value: Any) -> str:
-    if isinstance(value, type):
-        return f"the class {value.__name__}"
-    name = type(value).__name__
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
-
-
 def _read_actual(actual: Any) -> tuple[list[Any], dict[int, Source] | None]:
     """The messages that ``actual`` holds, or its events and their sources for a transport."""
     __tracebackhide__ = True
@@ -243,7 +237,7 @@ def _read_actual(actual: Any) -> tuple[list[Any], dict[int, Source] | None]:
         )
     if isinstance(actual, (str, bytes, Mapping)) or not isinstance(actual, Sequence):
         raise TypeError(
-            f"assert_messages() cannot read messages from {_type_name(actual)}; pass a list "
+            f"assert_messages() cannot read messages from {type_name(actual)}; pass a list "
             "of messages, a message store, a unit of work or its transaction, or a transport"
         )
     for index, item in enumerate(actual):
@@ -255,7 +249,7 @@ def _read_actual(actual: Any) -> tuple[list[Any], dict[int, Source] | None]:
                     "assert_messages(transport, [...])"
                 )
             raise TypeError(
-                f"assert_messages(): actual[{index}] is {_type_name(item)}, not a message{hint}"
+                f"assert_messages(): actual[{index}] is {type_name(item)}, not a message{hint}"
             )
     return list(actual), None
 
