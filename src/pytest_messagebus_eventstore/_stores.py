@@ -139,19 +139,18 @@ class StoreMeta(abc.ABCMeta):
         if found is None:
             super().__setattr__(name, value)
             return
-        if not in_test:
-            # Outside a test (a module body): the class declares new contents.
-            super().__setattr__(name, value)
-            register_class_level_stores(cls, only=name)
-            return
         store = found.__dict__[name]
-        if found is cls and isinstance(value, _MUTABLE_CONTAINERS):
-            store.replace(value)
-            return
-        # Until the end of the test: a subclass's own store, or another value.
-        _replaced.append((cls, name, cls.__dict__.get(name)))
+        if in_test:
+            if found is cls and isinstance(value, _MUTABLE_CONTAINERS):
+                store.replace(value)
+                return
+            # Until the end of the test: a subclass's own store, or another value.
+            _replaced.append((cls, name, cls.__dict__.get(name)))
+        # In a module body, outside a test, the class declares new contents for
+        # good. A store of the same kind: a fake dependency's stays outside
+        # the transactions.
         if isinstance(value, _MUTABLE_CONTAINERS):
-            value = ClassLevelStore(cls, name, value)
+            value = type(store)(cls, name, value)
         super().__setattr__(name, value)
 
 
@@ -162,13 +161,50 @@ in_test = False
 _replaced: list[tuple[type, str, Any]] = []
 
 
-def register_class_level_stores(cls: type, only: str | None = None) -> None:
-    """Turn every mutable container that ``cls`` itself declares into a store."""
+def register_class_level_stores(
+    cls: type, kind: type[ClassLevelStore[Any]] = ClassLevelStore
+) -> None:
+    """Turn every mutable container that ``cls`` itself declares into a store of ``kind``."""
+    __tracebackhide__ = True
     for name, value in list(vars(cls).items()):
-        if name.startswith("__") or not isinstance(value, _MUTABLE_CONTAINERS):
-            continue
-        if only is None or name == only:
-            type.__setattr__(cls, name, ClassLevelStore(cls, name, value))
+        if not name.startswith("__") and isinstance(value, _MUTABLE_CONTAINERS):
+            type.__setattr__(cls, name, kind(cls, name, value))
+    _refuse_unmanaged_containers(cls)
+
+
+def _refuse_unmanaged_containers(cls: type) -> None:
+    """Refuse a mutable container ``cls`` inherits from a plain base class.
+
+    Only the containers of store classes are stores: one inherited from a base
+    without the metaclass would be neither reset nor isolated by transactions,
+    and the tests would leak rows into each other.
+    """
+    __tracebackhide__ = True
+    defined = set(vars(cls))
+    for base in cls.__mro__[1:]:
+        if not isinstance(base, StoreMeta):
+            for name, value in vars(base).items():
+                if (
+                    name not in defined
+                    and not name.startswith("__")
+                    and isinstance(value, _MUTABLE_CONTAINERS)
+                ):
+                    raise TypeError(_unmanaged(cls, base, name, value))
+        defined.update(vars(base))
+
+
+def _unmanaged(cls: type, base: type, name: str, value: Any) -> str:
+    package = __name__.rpartition(".")[0]
+    # The plugin's class the fake derives from: InMemoryRepository, say.
+    plugin_base = next(klass for klass in cls.__mro__ if klass.__module__.startswith(package))
+    plugin_name = plugin_base.__name__
+    return (
+        f"{cls.__qualname__} inherits the class-level {type(value).__name__} {name!r} from "
+        f"{base.__qualname__}, which is not a subclass of {plugin_name}: the plugin would "
+        "neither reset it after each test nor isolate it in transactions. Declare "
+        f"{name} in {cls.__qualname__}, or make {base.__qualname__} a subclass of "
+        f"{plugin_name}; a constant can be a tuple, a frozenset or a MappingProxyType."
+    )
 
 
 def live_stores() -> list[ClassLevelStore[Any]]:

@@ -21,13 +21,16 @@ class InMemoryRepository(metaclass=StoreMeta):
       arranged.
 
     A subclass that does not declare a container of its own shares its
-    parent's, as a subclass shares any class attribute. Put the mixin first
-    among the bases::
+    parent's, as a subclass shares any class attribute; one that declares it
+    has its own. A container inherited from a base that is not a subclass of
+    this mixin would be neither reset nor isolated: defining the class raises
+    ``TypeError``. Put the mixin first among the bases::
 
         class FakeBookRepository(InMemoryRepository, AbstractBookRepository):
             books: ClassVar[dict[UUID, Book]] = {}
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        __tracebackhide__ = True
         super().__init_subclass__(**kwargs)
         register_class_level_stores(cls)
