@@ -101,8 +101,8 @@ def test_default_store_is_a_fresh_in_memory_store_without_publisher() -> None:
         ),
         (
             {"metrics_store": ShelfRepository()},
-            "InMemoryUnitOfWork(metrics_store=...) clashes with "
-            "InMemoryUnitOfWork.metrics_store; give the repository another name.",
+            "InMemoryUnitOfWork(metrics_store=...) got the repository ShelfRepository: "
+            "metrics_store is reserved for the metrics store; give the repository another name.",
         ),
         (
             {"_books": ShelfRepository()},
@@ -111,7 +111,7 @@ def test_default_store_is_a_fresh_in_memory_store_without_publisher() -> None:
         ),
         (
             {"eventstore": SyncInMemoryEventstoreRepository()},
-            "InMemoryUnitOfWork(eventstore=...) expects a async message store (an "
+            "InMemoryUnitOfWork(eventstore=...) expects an async message store (an "
             "instance of AsyncAbstractMessageStoreRepository), got "
             "SyncInMemoryEventstoreRepository.",
         ),

@@ -51,7 +51,7 @@ def test_wrong_arguments_say_what_to_pass(project: pytest.Pytester) -> None:
         [
             "E * TypeError: InMemoryUnitOfWork() got both eventstore= and messagestore=; "
             "they are the same store under its messagebus 0.12 and 0.13+ names, pass one.",
-            "E * TypeError: InMemoryUnitOfWork(eventstore=...) expects a async message store "
+            "E * TypeError: InMemoryUnitOfWork(eventstore=...) expects an async message store "
             "(an instance of *), got SyncInMemoryEventstoreRepository.",
             "E * TypeError: InMemoryUnitOfWork(_books=...): a repository name must not start "
             "with an underscore; those names belong to the unit of work.",

@@ -48,6 +48,10 @@ class _Start:
             for callback in (recorder.before_add if recorder is not None else ())
             if hasattr(callback, "count")
         ]
+        # The plugin's own metrics store; a project's own is left as it is.
+        self.metrics_store: Any = run.metrics
+        counted = getattr(self.metrics_store, "_counted", None)
+        self.metrics = None if counted is None else counted()
 
     def restore(self) -> None:
         _transactions.close_all()
@@ -63,6 +67,8 @@ class _Start:
             del recorder.checks[checked:]
         for callback, count in self.counts:
             callback.count = count
+        if self.metrics is not None:
+            self.metrics_store._back_to(self.metrics)
 
 
 def _event_lists(run: RunningTest) -> list[Any]:

@@ -41,15 +41,26 @@ _HOOK_RESULTS = {
         "sync_transport",
     ),
     "pytest_messagebus_make_serializer": ("AbstractMessageSerializer", "messagebus_serializer"),
+    "pytest_messagebus_make_metrics_store": ("AbstractMetricsStore", "messagebus_metrics"),
 }
 _UOW_OF = {"messagebus_repositories": "uow", "messagebus_sync_repositories": "sync_uow"}
 
 
-def checked(hook: str, result: _T, **kwargs: Any) -> _T:
-    """``result`` of the make hook ``hook``, if it is the kind of object the fixture needs."""
+def checked(hook: str, result: _T, *, like: str | None = None, **kwargs: Any) -> _T:
+    """``result`` of the make hook ``hook``, if it is the kind of object the fixture needs.
+
+    ``like`` names the hook whose kind of result is needed, if not ``hook``'s:
+    in a directory of sync twins, the async-named hooks build sync pieces.
+    """
     __tracebackhide__ = True
-    class_name, fixture = _HOOK_RESULTS[hook]
-    expected = getattr(sys.modules.get("messagebus") or import_module("messagebus"), class_name)
+    fixture = _HOOK_RESULTS[hook][1]
+    class_name = _HOOK_RESULTS[hook if like is None else like][0]
+    expected: Any
+    if hook == "pytest_messagebus_make_metrics_store":
+        # Not in messagebus's top-level package, nor in the same module in every version.
+        from ._metrics import METRICS_STORE_BASE as expected
+    else:
+        expected = getattr(sys.modules.get("messagebus") or import_module("messagebus"), class_name)
     if isinstance(result, expected):
         return result
     # firstresult: the first implementation called that returned something.

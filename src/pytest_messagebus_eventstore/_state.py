@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from types import CodeType
 
     from messagebus import AbstractMessageSerializer
+    from messagebus.ports.observability import AbstractMetricsStore
 
     from ._recorder import Recorder
 
@@ -73,7 +74,9 @@ class RunningTest:
     __slots__ = (
         "awaitables",
         "call_passed",
+        "checked_dependencies",
         "item",
+        "metrics",
         "nodeid",
         "overridden_above",
         "plugin",
@@ -97,8 +100,9 @@ class RunningTest:
         self.strict = plugin.strict_by_test.get(id(item), plugin.strict_by_default)
         # The transport fixtures' values: a failing setup has no funcargs yet.
         self.transports: dict[str, Any] = {}
-        # Set on first use.
+        # Set on first use; the metrics store is shared by the test's units of work.
         self.serializer: AbstractMessageSerializer | None = None
+        self.metrics: AbstractMetricsStore | None = None
         self.overridden_above: frozenset[str] | None = None
         # Puts the hypothesis test's body back, after the test.
         self.unwrap: Callable[[], None] | None = None
@@ -110,6 +114,8 @@ class RunningTest:
         # their class, in order, each as (command class, ini option listing the
         # scanned modules, "path:line" of the test's call or the test itself).
         self.unhandled: list[tuple[type[Any], str, str]] = []
+        # The last dependencies mapping a session bus checked (see _scan).
+        self.checked_dependencies: Any = None
 
     def record(self) -> Recorder | None:
         """The test's recorder; started now if messagebus was imported since the setup."""

@@ -55,7 +55,7 @@ def pytest_messagebus_sync_repositories(config: pytest.Config) -> Mapping[str, A
 
 @hookspec(firstresult=True)
 def pytest_messagebus_make_uow(
-    eventstore: Any, repositories: Mapping[str, Any], config: pytest.Config
+    eventstore: Any, repositories: Mapping[str, Any], metrics_store: Any, config: pytest.Config
 ) -> Any | None:
     """Build the unit of work the ``uow`` fixture returns.
 
@@ -67,16 +67,36 @@ def pytest_messagebus_make_uow(
     unit of work that message store so that the plugin's fixtures, the given
     phase and the recorder see what the bus handles. Rollback snapshots of the
     class-level stores are taken by ``InMemoryUnitOfWork`` only.
+
+    ``metrics_store`` is the test's metrics store, the ``messagebus_metrics``
+    fixture (``None`` on messagebus 0.12 and 0.13, which have no metrics):
+    set it as the unit of work's ``metrics_store`` for ``messagebus_metrics``
+    to count what the unit of work does. An implementation may leave the
+    argument out.
     """
 
 
 @hookspec(firstresult=True)
 def pytest_messagebus_make_sync_uow(
-    eventstore: Any, repositories: Mapping[str, Any], config: pytest.Config
+    eventstore: Any, repositories: Mapping[str, Any], metrics_store: Any, config: pytest.Config
 ) -> Any | None:
     """Sync twin of :func:`pytest_messagebus_make_uow`, for ``sync_uow``.
 
     Return an instance of ``messagebus.SyncAbstractUnitOfWork``, or ``None``.
+    """
+
+
+@hookspec(firstresult=True)
+def pytest_messagebus_make_metrics_store(config: pytest.Config) -> Any | None:
+    """Build the metrics store of the running test.
+
+    Return an instance of messagebus's ``AbstractMetricsStore``, or ``None``
+    for an ``InMemoryMetricsStore``.
+
+    Called once per test, when ``uow``, ``sync_uow`` or ``messagebus_metrics``
+    is first set up: the test's units of work share the store, and the
+    ``messagebus_metrics`` fixture returns it. Never called on messagebus 0.12
+    and 0.13, which have no metrics.
     """
 
 

@@ -394,12 +394,11 @@ def messagebus_sync_repositories() -> Mapping[str, Any]:
     return _merged_repositories("messagebus_sync_repositories")
 
 
-def _repositories(fixture: str) -> Mapping[str, Any]:
-    return _overridable(fixture, lambda: _merged_repositories(fixture))
-
-
 def _checked(hook: str, result: _T, **kwargs: Any) -> _T:
-    """``result`` of the make hook ``hook``, if the fixture can use it (see _misuse)."""
+    """``result`` of the make hook ``hook``, if the fixture can use it (see _misuse).
+
+    ``like=`` names the hook whose kind of result is expected, if another.
+    """
     __tracebackhide__ = True
     # Imported here: most sessions implement no make hook.
     from ._misuse import checked
@@ -407,16 +406,40 @@ def _checked(hook: str, result: _T, **kwargs: Any) -> _T:
     return checked(hook, result, **kwargs)
 
 
-def _unit_of_work(repositories_fixture: str, make_hook: str, default: str, store: Any) -> Any:
-    """What a ``make_uow`` hook builds over ``store``, else the in-memory class ``default``."""
+def _unit_of_work(
+    repositories_fixture: str,
+    make_hooks: tuple[str, ...],
+    default: str,
+    store: Any,
+    *,
+    like: str | None = None,
+    default_repositories: Callable[[], Mapping[str, Any]] | None = None,
+) -> Any:
+    """What the first ``make_uow`` hook builds over ``store``, else the in-memory class ``default``.
+
+    The repositories are the fixture ``repositories_fixture``'s: by default
+    ``default_repositories()``, else the merge of the hooks named after the
+    fixture. ``like`` names the hook whose kind of result is expected, if another.
+    """
     __tracebackhide__ = True
-    repositories = _repositories(repositories_fixture)
-    custom = _call_hook(make_hook, eventstore=store, repositories=repositories)
-    if custom is not None:
-        return _checked(make_hook, custom, eventstore=store, repositories=repositories)
+    repositories = _overridable(
+        repositories_fixture,
+        default_repositories or (lambda: _merged_repositories(repositories_fixture)),
+    )
+    # The test's units of work share one metrics store (None before messagebus 0.14).
+    run = running[-1]
+    metrics = run.metrics
+    if metrics is None:
+        module = "pytest_messagebus_eventstore._metrics"
+        metrics = (_modules.get(module) or import_module(module)).of_test(run, _call_hook)
+    for make_hook in make_hooks:
+        built = {"eventstore": store, "repositories": repositories, "metrics_store": metrics}
+        custom = _call_hook(make_hook, **built)
+        if custom is not None:
+            return _checked(make_hook, custom, like=like, **built)
     unit_of_work = getattr((_modules.get(_CLASSES) or _classes()), default)
     try:
-        return unit_of_work(eventstore=store, **repositories)
+        return unit_of_work(eventstore=store, metrics_store=metrics, **repositories)
     except TypeError as error:
         refused = error
     # Out of the except block: the failure shows no chained error.
@@ -435,7 +458,7 @@ def uow(eventstore: InMemoryEventstoreRepository) -> InMemoryUnitOfWork:
     A ``pytest_messagebus_make_uow`` hook builds another unit of work instead.
     """
     unit_of_work: InMemoryUnitOfWork = _unit_of_work(
-        "messagebus_repositories", "pytest_messagebus_make_uow", "InMemoryUnitOfWork", eventstore
+        "messagebus_repositories", ("pytest_messagebus_make_uow",), "InMemoryUnitOfWork", eventstore
     )
     return unit_of_work
 
@@ -445,7 +468,7 @@ def sync_uow(sync_eventstore: SyncInMemoryEventstoreRepository) -> SyncInMemoryU
     """Sync twin of ``uow``, over ``sync_eventstore`` and ``messagebus_sync_repositories``."""
     unit_of_work: SyncInMemoryUnitOfWork = _unit_of_work(
         "messagebus_sync_repositories",
-        "pytest_messagebus_make_sync_uow",
+        ("pytest_messagebus_make_sync_uow",),
         "SyncInMemoryUnitOfWork",
         sync_eventstore,
     )
@@ -472,7 +495,28 @@ def messagebus_sync_dependencies() -> Mapping[str, type[Any]]:
     return _NO_DEPENDENCIES
 
 
-def _session_bus(flavour: Literal["async", "sync"], dependencies: str) -> Any:
+@pytest.fixture
+def messagebus_metrics() -> Any:
+    """The test's metrics store: what messagebus counted in ``uow`` and ``sync_uow``.
+
+    An ``InMemoryMetricsStore`` unless a ``pytest_messagebus_make_metrics_store``
+    hook gives another; fresh for each test, and a rollback does not undo its
+    counts. Needs messagebus 0.14 or later: on older versions the test fails.
+    """
+    __tracebackhide__ = True
+    module = "pytest_messagebus_eventstore._metrics"
+    return (_modules.get(module) or import_module(module)).fixture_value(running[-1], _call_hook)
+
+
+def _session_bus(
+    flavour: Literal["async", "sync"],
+    fixture: str,
+    dependencies: Callable[[], Mapping[str, type[Any]]] | None = None,
+) -> Any:
+    """The session's bus of ``flavour``, with the running test's dependencies.
+
+    They are the fixture ``fixture``'s, by default ``dependencies()`` (none).
+    """
     __tracebackhide__ = True
     from ._scan import make_bus
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Coroutine, Iterator, MutableSequence
+from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from messagebus import (
@@ -19,11 +21,15 @@ from ._compat import (
     AsyncAbstractMessageStoreRepository,
     SyncAbstractMessageStoreRepository,
 )
+from ._metrics import METRICS_STORE_BASE, NEEDS_0_14
 from ._transactions import NestedTransactionError, Transaction, current
 from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+# Not imported with this module: it does not import on messagebus 0.12 and 0.13.
+_METRICS = "pytest_messagebus_eventstore.metrics"
 
 
 class _Block(Transaction):
@@ -85,6 +91,7 @@ class _InMemoryUnitOfWorkBase:
         eventstore: Any | None = None,
         *,
         messagestore: Any | None = None,
+        metrics_store: Any | None = None,
         **repositories: Any,
     ) -> None:
         if eventstore is not None and messagestore is not None:
@@ -100,15 +107,42 @@ class _InMemoryUnitOfWorkBase:
         elif not isinstance(store, self._store_base):
             self._refuse_store("eventstore" if eventstore is not None else "messagestore", store)
             raise TypeError(
-                f"{type(self).__name__}(eventstore=...) expects a {self._flavour} message "
+                f"{type(self).__name__}(eventstore=...) expects {_ARTICLE[self._flavour]} message "
                 f"store (an instance of {self._store_base.__name__}), got {_describe(store)}."
             )
         # messagebus reads the store several times per message: a plain
         # attribute under its name, an alias (property) under the other.
         self.__dict__[STORE_ATTRIBUTE] = store
+        if metrics_store is not None:
+            self._check_metrics_store(metrics_store)
+            self.__dict__["metrics_store"] = metrics_store
+        elif METRICS_STORE_BASE is not None:
+            # Looked up in sys.modules first: an import statement costs more.
+            metrics = sys.modules.get(_METRICS) or import_module(_METRICS)
+            self.__dict__["metrics_store"] = metrics.InMemoryMetricsStore()
         for name, repository in repositories.items():
             self._check_repository(name, repository)
             setattr(self, name, repository)
+
+    def _check_metrics_store(self, given: Any) -> None:
+        cls_name = type(self).__name__
+        if METRICS_STORE_BASE is None:
+            raise TypeError(f"{cls_name}(metrics_store=...): {NEEDS_0_14}.")
+        if isinstance(given, METRICS_STORE_BASE):
+            return
+        if isinstance(given, (self._repository_base, self._other_repository_base)):
+            raise TypeError(
+                f"{cls_name}(metrics_store=...) got the repository {type(given).__name__}: "
+                "metrics_store is reserved for the metrics store; give the repository "
+                "another name."
+            )
+        hint = ""
+        if isinstance(given, type) and issubclass(given, METRICS_STORE_BASE):
+            hint = f" Pass an instance: metrics_store={given.__name__}()."
+        raise TypeError(
+            f"{cls_name}(metrics_store=...) expects a metrics store (an instance of "
+            f"messagebus's AbstractMetricsStore), got {_describe(given)}.{hint}"
+        )
 
     def _refuse_store(self, name: str, given: Any) -> None:
         """A repository passed under a name of the message store is refused as such."""
@@ -248,6 +282,9 @@ else:
     _InMemoryUnitOfWorkBase.messagestore = _store_alias("0.13+")
 
 
+_ARTICLE = {"async": "an async", "sync": "a sync"}
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, type):
         return f"the class {value.__name__}"
@@ -266,7 +303,9 @@ class InMemoryUnitOfWork(_InMemoryUnitOfWorkBase, AsyncAbstractUnitOfWork):  # t
     running task over the repositories' class-level stores (read committed):
     ``commit()`` applies what it wrote; ``rollback()`` (explicit, or when the
     block raises or ends without either) drops it, with the models the
-    repositories saw and the messages to stream.
+    repositories saw and the messages to stream. On messagebus 0.14 and
+    later, ``metrics_store=`` is the store messagebus counts transactions and
+    messages into, a fresh :class:`InMemoryMetricsStore` by default.
     """
 
     _flavour = "async"
