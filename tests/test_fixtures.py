@@ -158,7 +158,7 @@ def test_the_bus_is_put_back_as_scanned_after_each_test(project: pytest.Pytester
                 raise AssertionError("scanned twice")
 
             monkeypatch.setattr(scan, "_scan", fail)
-            again = scan.make_bus(request.config, "async", dict)
+            again = scan.make_bus(request.config, "async", dict, "messagebus_dependencies")
             assert again is not bus
             assert again.commands_registry == bus.commands_registry
         """

@@ -17,7 +17,13 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
-from messagebus import AsyncMessageBus, GenericCommand, SyncMessageBus
+from messagebus import (
+    AsyncDependency,
+    AsyncMessageBus,
+    GenericCommand,
+    SyncDependency,
+    SyncMessageBus,
+)
 
 from ._awaited import where
 from ._state import running
@@ -59,8 +65,8 @@ class _SyncScanBus(SyncMessageBus):  # type: ignore[type-arg]
 
 
 # What a bus put back as scanned holds: the scanned bus, the dependencies
-# getter and the two registries.
-_SCANNED_STATE_SIZE = 4
+# getter and fixture, and the two registries.
+_SCANNED_STATE_SIZE = 5
 
 _has = dict.__contains__
 # The frames between the bus's dispatch of a message and the code that called the bus.
@@ -139,30 +145,78 @@ class _SessionBus:
 
     _scanned: Any
     _dependencies_of: Callable[[], Mapping[str, Any]]
+    # The fixture the dependencies come from, for the errors.
+    _dependencies_fixture: str
     _listeners: type[_Listeners]
     commands_registry: dict[Any, Any]
     events_registry: dict[Any, list[Any]]
 
-    def __init__(self, scanned: Any, dependencies_of: Callable[[], Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        scanned: Any,
+        dependencies_of: Callable[[], Mapping[str, Any]],
+        dependencies_fixture: str,
+    ) -> None:
         super().__init__()
         # What reset() keeps: set after messagebus's __init__, which it replaces.
         self.__dict__["_scanned"] = scanned
         self.__dict__["_dependencies_of"] = dependencies_of
+        self.__dict__["_dependencies_fixture"] = dependencies_fixture
         self.reset()
+
+    _dependency_base: type
+    _other_dependency_base: type
 
     @property
     def dependencies(self) -> Mapping[str, Any]:
-        given = self.__dict__.get("_given_dependencies")
-        return self._dependencies_of() if given is None else given
+        given: Mapping[str, Any] | None = self.__dict__.get("_given_dependencies")
+        if given is not None:
+            return given
+        found: Mapping[str, Any] = self._dependencies_of()
+        # Once per mapping: a test's fixture gives the same one to every handle.
+        if found and running and running[-1].checked_dependencies is not found:
+            self._check(found)
+            running[-1].checked_dependencies = found
+        return found
 
     @dependencies.setter
     def dependencies(self, value: Mapping[str, Any]) -> None:
         # A test may set them itself, until the end of the test.
         self.__dict__["_given_dependencies"] = value
 
+    def _check(self, dependencies: Mapping[str, Any]) -> None:
+        """Refuse what messagebus would fail on obscurely: it calls each value, then its hooks."""
+        __tracebackhide__ = True
+        base, other = self._dependency_base.__name__, self._other_dependency_base.__name__
+        for name, given in dependencies.items():
+            # A class of this flavour, or any other callable making one (messagebus
+            # does not require the base): the other flavour's, or an instance, fails.
+            if isinstance(given, type):
+                if not issubclass(given, self._other_dependency_base):
+                    continue
+                problem = f"is {given.__name__}, a messagebus {other}"
+                fix = f"this bus takes {base} subclasses; give {given.__name__} to the other bus"
+            elif isinstance(given, (self._dependency_base, self._other_dependency_base)):
+                kind = type(given).__name__
+                problem = (
+                    f"is an instance of {kind}: the bus calls what it maps a handler "
+                    "parameter to, to make one instance per handle"
+                )
+                fix = (
+                    f"map the parameter to the class, {{{name!r}: {kind}}}; to give one "
+                    f"instance to one call, pass it: bus.handle(command, transaction, "
+                    f"{name}=instance)"
+                )
+            else:
+                continue
+            raise TypeError(
+                f"{self._dependencies_fixture}: the dependency {name!r} {problem}.\nFix: {fix}."
+            )
+
     def reset(self) -> None:
         state = self.__dict__
-        scanned, dependencies_of = state["_scanned"], state["_dependencies_of"]
+        kept = state["_scanned"], state["_dependencies_of"], state["_dependencies_fixture"]
+        scanned = kept[0]
         # Most tests only handle messages, which changes nothing here: two
         # comparisons cost less than copying the registries again.
         if (
@@ -172,7 +226,7 @@ class _SessionBus:
         ):
             return
         state.clear()
-        state["_scanned"], state["_dependencies_of"] = scanned, dependencies_of
+        state["_scanned"], state["_dependencies_of"], state["_dependencies_fixture"] = kept
         self.commands_registry = dict(scanned.commands_registry)
         events = scanned.events_registry
         self.events_registry = self._listeners(list, {kind: list(events[kind]) for kind in events})
@@ -180,6 +234,8 @@ class _SessionBus:
 
 class _AsyncSessionBus(_SessionBus, AsyncMessageBus):  # type: ignore[type-arg]
     _listeners = _AsyncListeners
+    _dependency_base = AsyncDependency
+    _other_dependency_base = SyncDependency
 
     def handle(
         self, command: Any, uow: Any, **transient_dependencies: Any
@@ -195,6 +251,8 @@ class _AsyncSessionBus(_SessionBus, AsyncMessageBus):  # type: ignore[type-arg]
 
 class _SyncSessionBus(_SessionBus, SyncMessageBus):  # type: ignore[type-arg]
     _listeners = _SyncListeners
+    _dependency_base = SyncDependency
+    _other_dependency_base = AsyncDependency
 
 
 _BUS_TYPES: dict[Flavour, tuple[type[Any], type[_SessionBus]]] = {
@@ -353,12 +411,15 @@ _LISTING_BUSES: dict[Flavour, type[_Listing]] = {
 
 
 def make_bus(
-    config: pytest.Config, flavour: Flavour, dependencies_of: Callable[[], Mapping[str, Any]]
+    config: pytest.Config,
+    flavour: Flavour,
+    dependencies_of: Callable[[], Mapping[str, Any]],
+    dependencies_fixture: str,
 ) -> Any:
     """The session's bus holding the handlers of the modules listed in the ini option.
 
-    ``dependencies_of`` gives the running test's dependencies. Each distinct
-    module list is scanned once per session.
+    ``dependencies_of`` gives the running test's dependencies, from the fixture
+    ``dependencies_fixture``. Each distinct module list is scanned once per session.
     """
     __tracebackhide__ = True
     modules = tuple(config.getini(SCAN_INI[flavour]))
@@ -369,4 +430,4 @@ def make_bus(
     if isinstance(scanned, str):
         pytest.fail(scanned, pytrace=False)
     _, bus_type = _BUS_TYPES[flavour]
-    return bus_type(scanned, dependencies_of)
+    return bus_type(scanned, dependencies_of, dependencies_fixture)

@@ -524,10 +524,10 @@ def _session_bus(
         # Outside a test (a session fixture's teardown), there are none.
         if not running:
             return _NO_DEPENDENCIES
-        return _overridable(dependencies, _no_dependencies)
+        return _overridable(fixture, dependencies or _no_dependencies)
 
     run = running[-1]
-    bus = make_bus(run.item.config, flavour, dependencies_of)
+    bus = make_bus(run.item.config, flavour, dependencies_of, fixture)
     run.plugin.buses.append(bus)
     return bus
 

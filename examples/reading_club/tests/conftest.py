@@ -24,7 +24,7 @@ from reading_club.service.repositories import (
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from pytest_messagebus_eventstore import InMemoryRepository
+from pytest_messagebus_eventstore import InMemoryDependency, InMemoryRepository
 
 
 class InMemoryBookRepository(InMemoryRepository, AbstractBookRepository):
@@ -70,22 +70,13 @@ class InMemoryReviewRepository(InMemoryRepository, AbstractReviewRepository):
         return [review for review in self.reviews if review.book_id == book_id]
 
 
-class FakeMailer(InMemoryRepository, AbstractMailer):
-    """Delivered mail in ``outbox``; the mixin empties it after each test too."""
+class FakeMailer(InMemoryDependency, AbstractMailer):
+    """Mail delivered on commit, in ``outbox``: (to, subject)."""
 
     outbox: ClassVar[list[tuple[str, str]]] = []
 
-    def __init__(self) -> None:
-        self.pending: list[tuple[str, str]] = []
-
     def send(self, to: str, subject: str) -> None:
-        self.pending.append((to, subject))
-
-    async def on_after_commit(self) -> None:
-        self.outbox.extend(self.pending)
-
-    async def on_after_rollback(self) -> None:
-        self.pending.clear()
+        self.send_on_commit((to, subject))
 
 
 # optionalhook: the conftest still loads when the plugin is disabled
