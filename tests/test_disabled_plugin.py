@@ -25,7 +25,7 @@ def test_example_runs_with_the_plugin_disabled(pytester: pytest.Pytester) -> Non
     # test does whose fixture is missing; pytest itself runs to the end.
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     outcomes = result.parseoutcomes()
-    assert outcomes["errors"] >= 20
+    assert outcomes["errors"] > 0
     assert not outcomes.keys() & {"passed", "failed"}
     result.stdout.fnmatch_lines(["E       fixture 'bus' not found"])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()

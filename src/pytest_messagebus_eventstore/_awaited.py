@@ -1,4 +1,4 @@
-"""A forgotten ``await``: the coroutines of ``bus.handle`` and ``messagebus_given``.
+"""A forgotten ``await``: the coroutines of ``bus.handle``, ``messagebus_given`` and the like.
 
 Such a coroutine never awaited handles nothing, and Python only warns about it
 when it is garbage collected, after the test has passed. Each call records its
@@ -43,11 +43,15 @@ def _shown(argument: Any) -> str:
 def _call(coroutine: Any) -> str:
     """The call that made ``coroutine``, which never started: its arguments are its locals."""
     arguments = coroutine.cr_frame.f_locals
-    # The given phase's ``arrange(bus, uow, commands, ...)``, else messagebus's
+    # The given phase's ``arrange(bus, uow, commands, ...)``, the handle and
+    # read fixtures' (``called_as`` their name), else messagebus's
     # ``handle(self, command, uow, ...)``.
     if "commands" in arguments:
         return f"messagebus_given({', '.join(map(_shown, arguments['commands']))})"
-    return f"bus.handle({_shown(arguments['command'])})"
+    called_as = arguments.get("called_as", "bus.handle")
+    if "query" in arguments:
+        return f"{called_as}(...)"
+    return f"{called_as}({_shown(arguments['command'])})"
 
 
 def _line(code: CodeType, offset: int) -> int:

@@ -57,7 +57,7 @@ _SHOWN_FRAMES = 3
 _PACKAGE_DIR = os.path.dirname(__file__) + os.sep
 
 
-def _listed_with_the_plugin(function: _F) -> _F:
+def listed_with_the_plugin(function: _F) -> _F:
     """``pytest --fixtures`` groups fixtures by their function's module: the plugin's."""
     function.__module__ = f"{__package__}.plugin"
     return function
@@ -162,7 +162,7 @@ def marked_commands(item: pytest.Item) -> list[Any]:
     return commands
 
 
-def _check_handlers(
+def check_handlers(
     bus: Any, commands: Sequence[Any], origin: str, flavour: str, *, raise_type_error: bool
 ) -> None:
     """Refuse what the bus would not handle: messagebus would store it silently."""
@@ -301,31 +301,37 @@ def _site(frame: FrameType) -> str:
 
 
 @pytest_asyncio.fixture
-@_listed_with_the_plugin
+@listed_with_the_plugin
 async def _messagebus_given_phase(request: pytest.FixtureRequest, bus: Any, uow: Any) -> None:
     """Runs the commands of the ``messagebus_given`` markers with ``bus`` and ``uow``."""
     __tracebackhide__ = True
     commands = marked_commands(request.node)
     origin = f"{MARKER} marker"
-    _check_handlers(bus, commands, origin, "async", raise_type_error=False)
+    check_handlers(bus, commands, origin, "async", raise_type_error=False)
     await arrange(bus, uow, commands, origin=origin)
 
 
+def sync_phase(request: pytest.FixtureRequest, bus: Any, uow: Any) -> None:
+    """The sync given phase: the markers' commands, with a sync ``bus`` and ``uow``."""
+    __tracebackhide__ = True
+    commands = marked_commands(request.node)
+    origin = f"{MARKER} marker"
+    check_handlers(bus, commands, origin, "sync", raise_type_error=False)
+    sync_arrange(bus, uow, commands, origin=origin)
+
+
 @pytest.fixture
-@_listed_with_the_plugin
+@listed_with_the_plugin
 def _messagebus_sync_given_phase(
     request: pytest.FixtureRequest, sync_bus: Any, sync_uow: Any
 ) -> None:
     """Runs the commands of the ``messagebus_given`` markers with ``sync_bus`` and ``sync_uow``."""
     __tracebackhide__ = True
-    commands = marked_commands(request.node)
-    origin = f"{MARKER} marker"
-    _check_handlers(sync_bus, commands, origin, "sync", raise_type_error=False)
-    sync_arrange(sync_bus, sync_uow, commands, origin=origin)
+    sync_phase(request, sync_bus, sync_uow)
 
 
 @pytest.fixture
-@_listed_with_the_plugin
+@listed_with_the_plugin
 def messagebus_given(bus: Any, uow: Any) -> Callable[..., Coroutine[Any, Any, None]]:
     """``await messagebus_given(*commands)``: the given phase, called from the test.
 
@@ -344,7 +350,7 @@ def messagebus_given(bus: Any, uow: Any) -> Callable[..., Coroutine[Any, Any, No
         # Not a coroutine function: the arguments are checked at the call, and
         # the coroutine is recorded with the caller's line for a missing await.
         __tracebackhide__ = True
-        _check_handlers(bus, commands, origin, "async", raise_type_error=True)
+        check_handlers(bus, commands, origin, "async", raise_type_error=True)
         caller = sys._getframe(1)
         coroutine = arrange(bus, uow, commands, origin=origin, stopped_at=_site(caller))
         if running:
@@ -354,16 +360,20 @@ def messagebus_given(bus: Any, uow: Any) -> Callable[..., Coroutine[Any, Any, No
     return given
 
 
-@pytest.fixture
-@_listed_with_the_plugin
-def messagebus_sync_given(sync_bus: Any, sync_uow: Any) -> Callable[..., None]:
-    """``messagebus_sync_given(*commands)``: sync twin of ``messagebus_given``."""
-    origin = "messagebus_sync_given()"
+def sync_given(bus: Any, uow: Any, origin: str) -> Callable[..., None]:
+    """The sync ``given(*commands)``, with a sync ``bus`` and ``uow``."""
 
     def given(*commands: Any) -> None:
         __tracebackhide__ = True
-        _check_handlers(sync_bus, commands, origin, "sync", raise_type_error=True)
+        check_handlers(bus, commands, origin, "sync", raise_type_error=True)
         stopped_at = _site(sys._getframe(1))
-        sync_arrange(sync_bus, sync_uow, commands, origin=origin, stopped_at=stopped_at)
+        sync_arrange(bus, uow, commands, origin=origin, stopped_at=stopped_at)
 
     return given
+
+
+@pytest.fixture
+@listed_with_the_plugin
+def messagebus_sync_given(sync_bus: Any, sync_uow: Any) -> Callable[..., None]:
+    """``messagebus_sync_given(*commands)``: sync twin of ``messagebus_given``."""
+    return sync_given(sync_bus, sync_uow, "messagebus_sync_given()")

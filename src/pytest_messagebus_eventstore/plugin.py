@@ -26,15 +26,23 @@ from . import (
     _strict,
 )
 
-# The fixtures and the hook of the given phase, registered with this module's:
-# each module registered as a plugin costs the start-up of every session a scan
-# of its names.
+# The fixtures and the hook of the given phase, and the transaction fixtures,
+# registered with this module's: each module registered as a plugin costs the
+# start-up of every session a scan of its names.
 from ._given import (  # noqa: F401
     _messagebus_given_phase,
     _messagebus_sync_given_phase,
     messagebus_given,
     messagebus_sync_given,
     pytest_exception_interact,
+)
+from ._handle import (  # noqa: F401
+    messagebus_handle,
+    messagebus_read,
+    messagebus_sync_handle,
+    messagebus_sync_read,
+    sync_tuow,
+    tuow,
 )
 from ._markers import marked_functions, switches
 from ._report import add_section

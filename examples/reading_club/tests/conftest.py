@@ -113,29 +113,3 @@ async def uow(request, uow, transport, messagebus_serializer):
     await create_schema(engine)
     yield SqlUnitOfWork(engine, AsyncEventstreamPublisher(transport, messagebus_serializer))
     await engine.dispose()
-
-
-@pytest.fixture
-def read(uow):
-    """``await read(lambda t: t.books.by_id(id))``: a query in a transaction of its own."""
-
-    async def read(query):
-        async with uow as transaction:
-            result = await query(transaction)
-            await transaction.rollback()
-        return result
-
-    return read
-
-
-@pytest.fixture
-def handle(bus, uow):
-    """``await handle(command)``: the command handled in one committed transaction."""
-
-    async def handle(command):
-        async with uow as transaction:
-            result = await bus.handle(command, transaction)
-            await transaction.commit()
-        return result
-
-    return handle

@@ -32,35 +32,39 @@ pytestmark = pytest.mark.messagebus_given(DDD, ALICE, BOB)
 
 
 @pytest.mark.messagebus_strict
-async def test_review_is_published_rated_and_thanked(handle, read, uow, transport, outbox):
-    await handle(ALICE_REVIEW)
+async def test_review_is_published_rated_and_thanked(
+    messagebus_handle, messagebus_read, uow, transport, outbox
+):
+    await messagebus_handle(ALICE_REVIEW)
 
     assert_messages(uow, [ALICE_REVIEW, ALICE_REVIEWED])
     assert_messages(transport, [like(BookReviewed, reviewer="alice", rating=5)])
-    assert (await read(the_book)).ratings == [5]
+    assert (await messagebus_read(the_book)).ratings == [5]
     assert outbox == [("alice@example.org", "Thank you for your review, alice!")]
 
 
 @pytest.mark.messagebus_given(ALICE_REVIEW)
-async def test_second_review_by_the_same_reviewer_is_refused(handle, read, uow, transport):
+async def test_second_review_by_the_same_reviewer_is_refused(
+    messagebus_handle, messagebus_read, uow, transport
+):
     again = ALICE_REVIEW.model_copy(update={"id": uuidgen(21), "rating": 1})
     with pytest.raises(AlreadyReviewed, match="alice has already reviewed 'Domain Driven Design'"):
-        await handle(again)
+        await messagebus_handle(again)
 
-    assert (await read(the_book)).ratings == [5]
+    assert (await messagebus_read(the_book)).ratings == [5]
     assert_messages(uow, [])
     assert_messages(transport, [])
 
 
-async def test_review_of_an_unknown_book_is_refused(handle, transport):
+async def test_review_of_an_unknown_book_is_refused(messagebus_handle, transport):
     stray = ALICE_REVIEW.model_copy(update={"book_id": uuidgen(99)})
     with pytest.raises(UnknownBook):
-        await handle(stray)
+        await messagebus_handle(stray)
     assert_messages(transport, [])
 
 
 async def test_transaction_failing_after_the_review_keeps_nothing(
-    bus, read, uow, transport, outbox
+    bus, messagebus_read, uow, transport, outbox
 ):
     async def review_then_fail():
         async with uow as transaction:
@@ -74,8 +78,8 @@ async def test_transaction_failing_after_the_review_keeps_nothing(
     # The rollback restores the rating appended in place, the reviews, and the
     # stream, on the fakes as in the database; the mail queued by the handler
     # is never delivered.
-    assert (await read(the_book)).ratings == []
-    assert await read(lambda t: t.reviews.of_book(DDD.id)) == []
+    assert (await messagebus_read(the_book)).ratings == []
+    assert await messagebus_read(lambda t: t.reviews.of_book(DDD.id)) == []
     assert_messages(uow, [])
     assert_messages(transport, [])
     assert outbox == []
@@ -85,7 +89,7 @@ async def test_transaction_failing_after_the_review_keeps_nothing(
     ("scores", "average"),
     [((), None), ((4,), 4.0), ((5, 2), 3.5)],
 )
-async def test_average_rating(messagebus_given, read, scores, average):
+async def test_average_rating(messagebus_given, messagebus_read, scores, average):
     reviews = [
         ReviewBook(
             id=uuidgen(30 + n), book_id=DDD.id, reviewer_id=reviewer.id, rating=rating, comment=""
@@ -94,12 +98,12 @@ async def test_average_rating(messagebus_given, read, scores, average):
     ]
     await messagebus_given(*reviews)
 
-    assert (await read(the_book)).average_rating == average
+    assert (await messagebus_read(the_book)).average_rating == average
 
 
 @pytest.mark.messagebus_deterministic
-async def test_published_review_is_stable_from_run_to_run(handle, transport):
-    await handle(ALICE_REVIEW)
+async def test_published_review_is_stable_from_run_to_run(messagebus_handle, transport):
+    await messagebus_handle(ALICE_REVIEW)
 
     # The review command is message 1 after the given phase, its event message 2.
     assert [(event["id"], event["type"]) for event in transport.events] == [
