@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from importlib.metadata import entry_points
+from importlib.metadata import entry_points, version
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 import pytest_messagebus_eventstore
 
@@ -21,7 +22,19 @@ def test_registered_as_pytest11_entry_point() -> None:
 
 def test_public_api_is_listed_and_importable() -> None:
     for name in pytest_messagebus_eventstore.__all__:
-        assert getattr(pytest_messagebus_eventstore, name).__name__ == name
+        if name == "InMemoryMetricsStore" and Version(version("messagebus")) < Version("0.14"):
+            with pytest.raises(ImportError, match=r"needs messagebus 0\.14 or later"):
+                getattr(pytest_messagebus_eventstore, name)
+            continue
+        # The async classes also under the names unasync renames to their sync twins.
+        real = name.removeprefix("Async") if name.startswith("AsyncInMemory") else name
+        assert getattr(pytest_messagebus_eventstore, name).__name__ == real
+        assert getattr(pytest_messagebus_eventstore, name) is getattr(
+            pytest_messagebus_eventstore, real
+        )
+        if real != name:
+            sync_twin = getattr(pytest_messagebus_eventstore, "Sync" + real)
+            assert sync_twin.__name__ == "Sync" + real
     assert sorted(dir(pytest_messagebus_eventstore)) == sorted(pytest_messagebus_eventstore.__all__)
 
 

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._transactions import NestedTransactionError, TransactionConflict
     from .assertions import Like, assert_messages, like
+    from .dependency import InMemoryDependency, SyncInMemoryDependency
     from .eventstore import (
         InMemoryEventstoreRepository,
         SyncInMemoryEventstoreRepository,
     )
+    from .metrics import InMemoryMetricsStore
     from .recording import recorded_messages
     from .repository import InMemoryRepository
     from .transport import (
@@ -25,13 +27,25 @@ if TYPE_CHECKING:
     )
     from .uow import InMemoryUnitOfWork, SyncInMemoryUnitOfWork
 
+    AsyncInMemoryDependency = InMemoryDependency
+    AsyncInMemoryEventstoreRepository = InMemoryEventstoreRepository
+    AsyncInMemoryEventstreamTransport = InMemoryEventstreamTransport
+    AsyncInMemoryUnitOfWork = InMemoryUnitOfWork
+
 __all__ = [
+    "AsyncInMemoryDependency",
+    "AsyncInMemoryEventstoreRepository",
+    "AsyncInMemoryEventstreamTransport",
+    "AsyncInMemoryUnitOfWork",
+    "InMemoryDependency",
     "InMemoryEventstoreRepository",
     "InMemoryEventstreamTransport",
+    "InMemoryMetricsStore",
     "InMemoryRepository",
     "InMemoryUnitOfWork",
     "Like",
     "NestedTransactionError",
+    "SyncInMemoryDependency",
     "SyncInMemoryEventstoreRepository",
     "SyncInMemoryEventstreamTransport",
     "SyncInMemoryUnitOfWork",
@@ -42,6 +56,9 @@ __all__ = [
 ]
 
 _MODULES = {
+    "InMemoryDependency": "dependency",
+    "SyncInMemoryDependency": "dependency",
+    "InMemoryMetricsStore": "metrics",
     "InMemoryEventstoreRepository": "eventstore",
     "SyncInMemoryEventstoreRepository": "eventstore",
     "InMemoryEventstreamTransport": "transport",
@@ -58,7 +75,18 @@ _MODULES = {
 }
 
 
+# The async classes under their ``Async`` names too: unasync renames those to
+# their ``Sync`` twins, so an async test tree and its generated copy both work.
+_ASYNC_NAMES = {
+    "AsyncInMemoryDependency": "InMemoryDependency",
+    "AsyncInMemoryEventstoreRepository": "InMemoryEventstoreRepository",
+    "AsyncInMemoryEventstreamTransport": "InMemoryEventstreamTransport",
+    "AsyncInMemoryUnitOfWork": "InMemoryUnitOfWork",
+}
+
+
 def __getattr__(name: str) -> Any:
+    name = _ASYNC_NAMES.get(name, name)
     module = _MODULES.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Mapping
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -192,8 +193,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="messagebus: modules whose sync handlers (sync_listen) the "
         "`sync_bus` fixture registers, one per line.",
     )
+    parser.addini(_SYNC_DIRS, type="linelist", default=[], help=_SYNC_DIRS_HELP)
     parser.addini(_strict.INI, type="bool", default=False, help=_strict.INI_HELP)
     parser.addini(_deterministic.INI, type="bool", default=False, help=_deterministic.INI_HELP)
+
+
+# Here rather than in _twins, which imports this module: most sessions list no directory.
+_SYNC_DIRS = "messagebus_sync_dirs"
+_SYNC_DIRS_HELP = (
+    "messagebus: directories (relative to the rootdir) of a sync test tree generated "
+    "with unasync, one per line: in them, uow, bus, transport, eventstore, "
+    "messagebus_repositories, messagebus_dependencies, messagebus_given, tuow, "
+    "messagebus_handle and messagebus_read are the sync fixtures."
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_plugin_registered(plugin: object, manager: pytest.PytestPluginManager) -> None:
+    # First: pytest reads a conftest's fixtures when it registers it (before 9.1).
+    path = getattr(plugin, "__file__", None)
+    if not isinstance(path, str) or not path.endswith("conftest.py"):
+        return
+    config = manager.get_plugin("pytestconfig")
+    if not isinstance(config, pytest.Config) or not config.getini(_SYNC_DIRS):
+        return
+    # Not ``from . import``: after an in-process pytest run, the package may
+    # still hold a module that run imported and then dropped.
+    from ._twins import add_to, directories
+
+    if Path(path).resolve().parent in directories(config, _SYNC_DIRS):
+        add_to(plugin)  # type: ignore[arg-type]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -294,6 +323,16 @@ def _classes() -> ModuleType:
     return sys.modules.get(_CLASSES) or import_module(_CLASSES)
 
 
+def _built(hooks: tuple[str, ...], like: str, default: Callable[[ModuleType], _T]) -> _T:
+    """What the first of the make ``hooks`` builds, checked as ``like``'s; else ``default``'s."""
+    __tracebackhide__ = True
+    for hook in hooks:
+        custom = _call_hook(hook)
+        if custom is not None:
+            return _checked(hook, custom, like=like)  # type: ignore[no-any-return]
+    return default(_modules.get(_CLASSES) or _classes())
+
+
 @pytest.fixture
 def transport() -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransport:
     """An in-memory eventstream transport; ``transport.events`` lists what was sent.
@@ -301,11 +340,9 @@ def transport() -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransp
     The events are the serialized published messages, sent when a transaction
     of ``uow`` commits. A ``pytest_messagebus_make_transport`` hook replaces it.
     """
-    custom = _call_hook("pytest_messagebus_make_transport")
-    transport: InMemoryEventstreamTransport | AsyncAbstractEventstreamTransport = (
-        (_modules.get(_CLASSES) or _classes()).InMemoryEventstreamTransport()
-        if custom is None
-        else _checked("pytest_messagebus_make_transport", custom)
+    hook = "pytest_messagebus_make_transport"
+    transport: InMemoryEventstreamTransport | AsyncAbstractEventstreamTransport = _built(
+        (hook,), hook, lambda classes: classes.InMemoryEventstreamTransport()
     )
     # Remembered for the report section: a failing setup has no funcargs yet.
     running[-1].transports["transport"] = transport
@@ -315,11 +352,9 @@ def transport() -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransp
 @pytest.fixture
 def sync_transport() -> SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport:
     """Sync twin of ``transport``, fed by ``sync_uow``."""
-    custom = _call_hook("pytest_messagebus_make_sync_transport")
-    transport: SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport = (
-        (_modules.get(_CLASSES) or _classes()).SyncInMemoryEventstreamTransport()
-        if custom is None
-        else _checked("pytest_messagebus_make_sync_transport", custom)
+    hook = "pytest_messagebus_make_sync_transport"
+    transport: SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport = _built(
+        (hook,), hook, lambda classes: classes.SyncInMemoryEventstreamTransport()
     )
     running[-1].transports["sync_transport"] = transport
     return transport
@@ -330,11 +365,9 @@ def _default_serializer() -> AbstractMessageSerializer:
     run = running[-1]
     serializer = run.serializer
     if serializer is None:
-        custom = _call_hook("pytest_messagebus_make_serializer")
-        serializer = run.serializer = (
-            (_modules.get(_CLASSES) or _classes()).MessageSerializer()
-            if custom is None
-            else _checked("pytest_messagebus_make_serializer", custom)
+        hook = "pytest_messagebus_make_serializer"
+        serializer = run.serializer = _built(
+            (hook,), hook, lambda classes: classes.MessageSerializer()
         )
     return serializer
 
@@ -353,6 +386,13 @@ def messagebus_serializer() -> AbstractMessageSerializer:
     return _default_serializer()
 
 
+def _message_store(store: str, publisher: str, transport: Any) -> Any:
+    """An in-memory message store of class ``store``, its ``publisher`` sending to ``transport``."""
+    running[-1].record()
+    classes = _modules.get(_CLASSES) or _classes()
+    return getattr(classes, store)(publisher=getattr(classes, publisher)(transport, _serializer()))
+
+
 @pytest.fixture
 def eventstore(transport: AsyncAbstractEventstreamTransport) -> InMemoryEventstoreRepository:
     """The in-memory message store of ``uow``, publishing to ``transport``.
@@ -361,10 +401,8 @@ def eventstore(transport: AsyncAbstractEventstreamTransport) -> InMemoryEventsto
     in order. It is emptied after each test. Its publisher serializes with
     ``messagebus_serializer``.
     """
-    running[-1].record()
-    classes = _modules.get(_CLASSES) or _classes()
-    store: InMemoryEventstoreRepository = classes.InMemoryEventstoreRepository(
-        publisher=classes.AsyncEventstreamPublisher(transport, _serializer())
+    store: InMemoryEventstoreRepository = _message_store(
+        "InMemoryEventstoreRepository", "AsyncEventstreamPublisher", transport
     )
     return store
 
@@ -374,10 +412,8 @@ def sync_eventstore(
     sync_transport: SyncAbstractEventstreamTransport,
 ) -> SyncInMemoryEventstoreRepository:
     """Sync twin of ``eventstore``, publishing to ``sync_transport``."""
-    running[-1].record()
-    classes = _modules.get(_CLASSES) or _classes()
-    store: SyncInMemoryEventstoreRepository = classes.SyncInMemoryEventstoreRepository(
-        publisher=classes.SyncEventstreamPublisher(sync_transport, _serializer())
+    store: SyncInMemoryEventstoreRepository = _message_store(
+        "SyncInMemoryEventstoreRepository", "SyncEventstreamPublisher", sync_transport
     )
     return store
 
@@ -576,6 +612,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _deterministic.MARKER_HELP)
     _strict.configure(config)
     _deterministic.configure(config)
+    if config.getini(_SYNC_DIRS):
+        from ._twins import directories
+
+        # Checked here too: a listed directory whose conftest is never
+        # collected would otherwise go unnoticed.
+        directories(config, _SYNC_DIRS)
     set_verbosity(config.get_verbosity())
 
 
