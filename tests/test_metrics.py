@@ -124,13 +124,60 @@ async def test_both(sync_bus, sync_uow, uow, messagebus_metrics):
     assert len(messagebus_metrics.processing_times(RegisterBook)) == 1
 
 
-def test_sync_alone(sync_uow):
+def test_sync_alone(sync_uow, messagebus_metrics):
     with sync_uow as transaction:
         transaction.commit()
     assert sync_uow.metrics_store.transactions == {"begun": 1, "committed": 1}
 """
     )
     _run(project).assert_outcomes(passed=2)
+
+
+@needs_metrics
+def test_a_test_that_reads_no_metrics_counts_nothing(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        COMMANDS
+        + """
+from messagebus import AsyncAbstractUnitOfWork, SyncAbstractUnitOfWork
+
+from pytest_messagebus_eventstore.metrics import InMemoryMetricsStore
+
+
+@pytest.fixture
+def metrics_reader(messagebus_metrics):
+    return messagebus_metrics
+
+
+async def test_no_metrics(bus, uow, sync_uow):
+    # messagebus's own: what a hand-written unit of work has.
+    assert uow.metrics_store is AsyncAbstractUnitOfWork.metrics_store
+    assert sync_uow.metrics_store is SyncAbstractUnitOfWork.metrics_store
+    assert "metrics_store" not in vars(uow)
+    async with uow as transaction:
+        await bus.handle(REGISTER, transaction)
+        await transaction.commit()
+
+
+async def test_through_a_fixture(uow, metrics_reader):
+    assert uow.metrics_store is metrics_reader
+    assert isinstance(metrics_reader, InMemoryMetricsStore)
+
+
+async def test_late_request(uow, request):
+    request.getfixturevalue("messagebus_metrics")
+"""
+    )
+    result = _run(project)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "messagebus_metrics: requested once the test's units of work were made, with "
+            "messagebus's own metrics store: they count into the test's store only when the "
+            "test asks for it from the start.",
+            "Fix: list messagebus_metrics among the arguments of the test, or of one of its "
+            "fixtures, rather than through request.getfixturevalue().",
+        ]
+    )
 
 
 @needs_metrics
@@ -253,7 +300,8 @@ def test_make_uow_hook_receives_the_test_store(project: pytest.Pytester) -> None
             async with uow as transaction:
                 await transaction.commit()
             assert messagebus_metrics.transactions == {"begun": 1, "committed": 1}
-            assert uow.own_store.transactions == {}
+            # Not the store messagebus gives a unit of work by default.
+            assert not hasattr(uow.own_store, "transactions")
         """
     )
     _run(project).assert_outcomes(passed=1)
@@ -305,14 +353,12 @@ def test_constructor_takes_a_metrics_store_or_a_fresh_one(project: pytest.Pytest
                 await transaction.commit()
             assert store.transactions == {"begun": 1, "committed": 1}
 
-        def test_fresh_store_per_unit_of_work():
-            first, second = SyncInMemoryUnitOfWork(), SyncInMemoryUnitOfWork()
-            assert type(first.metrics_store) is InMemoryMetricsStore
-            assert first.metrics_store is not second.metrics_store
-            with first as transaction:
-                transaction.commit()
-            assert second.metrics_store.transactions == {}
-            assert repr(second.metrics_store) == "<InMemoryMetricsStore: nothing counted>"
+        def test_without_a_store_messagebus_s_own():
+            from messagebus import SyncAbstractUnitOfWork
+
+            uow = SyncInMemoryUnitOfWork()
+            assert uow.metrics_store is SyncAbstractUnitOfWork.metrics_store
+            assert repr(InMemoryMetricsStore()) == "<InMemoryMetricsStore: nothing counted>"
 
         def test_not_a_store():
             InMemoryUnitOfWork(metrics_store=42)

@@ -44,36 +44,66 @@ NEEDS_0_14 = f"metrics need messagebus 0.14 or later (this is {MESSAGEBUS_VERSIO
 
 _HOOK = "pytest_messagebus_make_metrics_store"
 _PUBLIC = "pytest_messagebus_eventstore.metrics"
+FIXTURE = "messagebus_metrics"
 
 
 def of_test(run: RunningTest, call_hook: Callable[..., Any]) -> AbstractMetricsStore | None:
-    """The metrics store of the running test, made on first use; None before messagebus 0.14.
+    """The running test's metrics store, if something will read it; else None.
 
-    ``call_hook`` calls a hook of the plugin for the running test.
+    Made on first use, by the hook or as an ``InMemoryMetricsStore``, if the
+    test asks for ``messagebus_metrics`` or a hook gives the stores; None before
+    messagebus 0.14. ``call_hook`` calls a hook of the plugin for the running test.
     """
     __tracebackhide__ = True
+    if METRICS_STORE_BASE is None:
+        return None
     store = run.metrics
-    if store is None and METRICS_STORE_BASE is not None:
-        custom = call_hook(_HOOK)
-        if custom is None:
-            store = (sys.modules.get(_PUBLIC) or import_module(_PUBLIC)).InMemoryMetricsStore()
-        else:
-            from ._misuse import checked
+    if store is not None and store is not False:
+        return store
+    # As the plugin's _call_hook keeps it.
+    hooked = run.plugin.hooked.get(_HOOK)
+    if hooked is None:
+        hooked = run.plugin.hooked[_HOOK] = bool(
+            getattr(run.item.config.hook, _HOOK).get_hookimpls()
+        )
+    if not hooked and FIXTURE not in run.item.fixturenames:  # type: ignore[attr-defined]
+        return None
+    return _made(run, call_hook)
 
-            store = checked(_HOOK, custom)
-        run.metrics = store
+
+def _made(run: RunningTest, call_hook: Callable[..., Any]) -> AbstractMetricsStore:
+    __tracebackhide__ = True
+    custom = call_hook(_HOOK)
+    if custom is None:
+        store: AbstractMetricsStore = (
+            sys.modules.get(_PUBLIC) or import_module(_PUBLIC)
+        ).InMemoryMetricsStore()
+    else:
+        from ._misuse import checked
+
+        store = checked(_HOOK, custom)
+    run.metrics = store
     return store
 
 
 def fixture_value(run: RunningTest, call_hook: Callable[..., Any]) -> AbstractMetricsStore:
     """The ``messagebus_metrics`` fixture's value: the test fails before messagebus 0.14."""
     __tracebackhide__ = True
-    store = of_test(run, call_hook)
-    if store is None:
+    if METRICS_STORE_BASE is None:
         pytest.fail(
-            f"messagebus_metrics: {NEEDS_0_14}.\n"
+            f"{FIXTURE}: {NEEDS_0_14}.\n"
             "Fix: upgrade messagebus (pip install 'messagebus>=0.14'), or skip this test "
             "on older versions.",
             pytrace=False,
         )
-    return store
+    if run.metrics is False:
+        pytest.fail(
+            f"{FIXTURE}: requested once the test's units of work were made, with "
+            "messagebus's own metrics store: they count into the test's store only when "
+            f"the test asks for it from the start.\nFix: list {FIXTURE} among the "
+            "arguments of the test, or of one of its fixtures, rather than through "
+            "request.getfixturevalue().",
+            pytrace=False,
+        )
+    store = run.metrics
+    return _made(run, call_hook) if store is None else store

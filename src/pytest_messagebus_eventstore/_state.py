@@ -13,7 +13,7 @@ This module must not import messagebus: the plugin imports it at start-up.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -34,6 +34,7 @@ class PluginState:
 
     __slots__ = (
         "buses",
+        "hooked",
         "hooks_by_parent",
         "hypothesis_tests",
         "numbered_by_default",
@@ -63,6 +64,8 @@ class PluginState:
         self.numbered_by_default = False
         # The ids of the hypothesis tests, whose examples each start afresh.
         self.hypothesis_tests: set[int] = set()
+        # Whether each of the plugin's hooks is implemented, by name.
+        self.hooked: dict[str, bool] = {}
 
 
 plugin_state_key = pytest.StashKey[PluginState]()
@@ -100,9 +103,10 @@ class RunningTest:
         self.strict = plugin.strict_by_test.get(id(item), plugin.strict_by_default)
         # The transport fixtures' values: a failing setup has no funcargs yet.
         self.transports: dict[str, Any] = {}
-        # Set on first use; the metrics store is shared by the test's units of work.
+        # Set on first use. The metrics store is shared by the test's units of
+        # work; False once they keep messagebus's own (see _metrics).
         self.serializer: AbstractMessageSerializer | None = None
-        self.metrics: AbstractMetricsStore | None = None
+        self.metrics: AbstractMetricsStore | Literal[False] | None = None
         self.overridden_above: frozenset[str] | None = None
         # Puts the hypothesis test's body back, after the test.
         self.unwrap: Callable[[], None] | None = None

@@ -88,11 +88,15 @@ def _dependencies() -> Mapping[str, type[Any]]:
 @listed_with_the_plugin
 def _transport() -> Any:
     """Sync twin of ``transport``, in a directory of the ``messagebus_sync_dirs`` ini option."""
-    transport = _plugin._built(
-        ("pytest_messagebus_make_sync_transport", "pytest_messagebus_make_transport"),
-        "pytest_messagebus_make_sync_transport",
-        lambda classes: classes.SyncInMemoryEventstreamTransport(),
-    )
+    __tracebackhide__ = True
+    like = "pytest_messagebus_make_sync_transport"
+    for hook in (like, "pytest_messagebus_make_transport"):
+        custom = _plugin._call_hook(hook)
+        if custom is not None:
+            transport = _plugin._checked(hook, custom, like=like)
+            break
+    else:
+        transport = _plugin._classes().SyncInMemoryEventstreamTransport()
     running[-1].transports["transport"] = transport
     return transport
 
@@ -101,8 +105,10 @@ def _transport() -> Any:
 @listed_with_the_plugin
 def _eventstore(transport: Any) -> Any:
     """Sync twin of ``eventstore``, publishing to ``transport``."""
-    return _plugin._message_store(
-        "SyncInMemoryEventstoreRepository", "SyncEventstreamPublisher", transport
+    running[-1].record()
+    classes = _plugin._classes()
+    return classes.SyncInMemoryEventstoreRepository(
+        publisher=classes.SyncEventstreamPublisher(transport, _plugin._serializer())
     )
 
 

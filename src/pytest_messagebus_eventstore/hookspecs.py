@@ -69,10 +69,11 @@ def pytest_messagebus_make_uow(
     class-level stores are taken by ``InMemoryUnitOfWork`` only.
 
     ``metrics_store`` is the test's metrics store, the ``messagebus_metrics``
-    fixture (``None`` on messagebus 0.12 and 0.13, which have no metrics):
-    set it as the unit of work's ``metrics_store`` for ``messagebus_metrics``
-    to count what the unit of work does. An implementation may leave the
-    argument out.
+    fixture, when the test asks for it or a ``pytest_messagebus_make_metrics_store``
+    hook gives it; else ``None`` (and on messagebus 0.12 and 0.13, which have
+    no metrics): set it as the unit of work's ``metrics_store`` for
+    ``messagebus_metrics`` to count what the unit of work does. An
+    implementation may leave the argument out.
     """
 
 

@@ -79,14 +79,22 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 _T = TypeVar("_T")
+_METRICS_FIXTURE = "messagebus_metrics"
+_METRICS_HOOK = "pytest_messagebus_make_metrics_store"
 
 
 def _call_hook(name: str, **kwargs: Any) -> Any:
     """The result of hook ``name`` for the running test; None if none implements it."""
     run = running[-1]
     config = run.item.config
-    # Most projects implement none of the hooks: calling one costs more than this check.
-    if not getattr(config.hook, name).get_hookimpls():
+    # Most projects implement none of the hooks: calling one costs more than
+    # this check, and asking pluggy costs more than a dict. Kept until a plugin
+    # registers (see pytest_plugin_registered).
+    hooked = run.plugin.hooked
+    found = hooked.get(name)
+    if found is None:
+        found = hooked[name] = bool(getattr(config.hook, name).get_hookimpls())
+    if not found:
         return None
     # Through the test's own hook proxy, so that a conftest's implementation
     # applies to the tests of its directory only. ``item.ihook`` looks up the
@@ -210,6 +218,9 @@ _SYNC_DIRS_HELP = (
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_plugin_registered(plugin: object, manager: pytest.PytestPluginManager) -> None:
+    if running:
+        # During the tests: it may implement the plugin's hooks.
+        running[-1].plugin.hooked.clear()
     # First: pytest reads a conftest's fixtures when it registers it (before 9.1).
     path = getattr(plugin, "__file__", None)
     if not isinstance(path, str) or not path.endswith("conftest.py"):
@@ -323,16 +334,6 @@ def _classes() -> ModuleType:
     return sys.modules.get(_CLASSES) or import_module(_CLASSES)
 
 
-def _built(hooks: tuple[str, ...], like: str, default: Callable[[ModuleType], _T]) -> _T:
-    """What the first of the make ``hooks`` builds, checked as ``like``'s; else ``default``'s."""
-    __tracebackhide__ = True
-    for hook in hooks:
-        custom = _call_hook(hook)
-        if custom is not None:
-            return _checked(hook, custom, like=like)  # type: ignore[no-any-return]
-    return default(_modules.get(_CLASSES) or _classes())
-
-
 @pytest.fixture
 def transport() -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransport:
     """An in-memory eventstream transport; ``transport.events`` lists what was sent.
@@ -340,9 +341,11 @@ def transport() -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransp
     The events are the serialized published messages, sent when a transaction
     of ``uow`` commits. A ``pytest_messagebus_make_transport`` hook replaces it.
     """
-    hook = "pytest_messagebus_make_transport"
-    transport: InMemoryEventstreamTransport | AsyncAbstractEventstreamTransport = _built(
-        (hook,), hook, lambda classes: classes.InMemoryEventstreamTransport()
+    custom = _call_hook("pytest_messagebus_make_transport")
+    transport: InMemoryEventstreamTransport | AsyncAbstractEventstreamTransport = (
+        (_modules.get(_CLASSES) or _classes()).InMemoryEventstreamTransport()
+        if custom is None
+        else _checked("pytest_messagebus_make_transport", custom)
     )
     # Remembered for the report section: a failing setup has no funcargs yet.
     running[-1].transports["transport"] = transport
@@ -352,9 +355,11 @@ def transport() -> InMemoryEventstreamTransport | AsyncAbstractEventstreamTransp
 @pytest.fixture
 def sync_transport() -> SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport:
     """Sync twin of ``transport``, fed by ``sync_uow``."""
-    hook = "pytest_messagebus_make_sync_transport"
-    transport: SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport = _built(
-        (hook,), hook, lambda classes: classes.SyncInMemoryEventstreamTransport()
+    custom = _call_hook("pytest_messagebus_make_sync_transport")
+    transport: SyncInMemoryEventstreamTransport | SyncAbstractEventstreamTransport = (
+        (_modules.get(_CLASSES) or _classes()).SyncInMemoryEventstreamTransport()
+        if custom is None
+        else _checked("pytest_messagebus_make_sync_transport", custom)
     )
     running[-1].transports["sync_transport"] = transport
     return transport
@@ -365,9 +370,11 @@ def _default_serializer() -> AbstractMessageSerializer:
     run = running[-1]
     serializer = run.serializer
     if serializer is None:
-        hook = "pytest_messagebus_make_serializer"
-        serializer = run.serializer = _built(
-            (hook,), hook, lambda classes: classes.MessageSerializer()
+        custom = _call_hook("pytest_messagebus_make_serializer")
+        serializer = run.serializer = (
+            (_modules.get(_CLASSES) or _classes()).MessageSerializer()
+            if custom is None
+            else _checked("pytest_messagebus_make_serializer", custom)
         )
     return serializer
 
@@ -386,13 +393,6 @@ def messagebus_serializer() -> AbstractMessageSerializer:
     return _default_serializer()
 
 
-def _message_store(store: str, publisher: str, transport: Any) -> Any:
-    """An in-memory message store of class ``store``, its ``publisher`` sending to ``transport``."""
-    running[-1].record()
-    classes = _modules.get(_CLASSES) or _classes()
-    return getattr(classes, store)(publisher=getattr(classes, publisher)(transport, _serializer()))
-
-
 @pytest.fixture
 def eventstore(transport: AsyncAbstractEventstreamTransport) -> InMemoryEventstoreRepository:
     """The in-memory message store of ``uow``, publishing to ``transport``.
@@ -401,8 +401,10 @@ def eventstore(transport: AsyncAbstractEventstreamTransport) -> InMemoryEventsto
     in order. It is emptied after each test. Its publisher serializes with
     ``messagebus_serializer``.
     """
-    store: InMemoryEventstoreRepository = _message_store(
-        "InMemoryEventstoreRepository", "AsyncEventstreamPublisher", transport
+    running[-1].record()
+    classes = _modules.get(_CLASSES) or _classes()
+    store: InMemoryEventstoreRepository = classes.InMemoryEventstoreRepository(
+        publisher=classes.AsyncEventstreamPublisher(transport, _serializer())
     )
     return store
 
@@ -412,8 +414,10 @@ def sync_eventstore(
     sync_transport: SyncAbstractEventstreamTransport,
 ) -> SyncInMemoryEventstoreRepository:
     """Sync twin of ``eventstore``, publishing to ``sync_transport``."""
-    store: SyncInMemoryEventstoreRepository = _message_store(
-        "SyncInMemoryEventstoreRepository", "SyncEventstreamPublisher", sync_transport
+    running[-1].record()
+    classes = _modules.get(_CLASSES) or _classes()
+    store: SyncInMemoryEventstoreRepository = classes.SyncInMemoryEventstoreRepository(
+        publisher=classes.SyncEventstreamPublisher(sync_transport, _serializer())
     )
     return store
 
@@ -470,12 +474,21 @@ def _unit_of_work(
         repositories_fixture,
         default_repositories or (lambda: _merged_repositories(repositories_fixture)),
     )
-    # The test's units of work share one metrics store (None before messagebus 0.14).
+    # The test's units of work share one metrics store, if something reads it:
+    # else (and before messagebus 0.14) they keep messagebus's, which costs a
+    # test nothing.
     run = running[-1]
     metrics = run.metrics
-    if metrics is None:
+    if metrics is None and (
+        _METRICS_FIXTURE in run.item.fixturenames  # type: ignore[attr-defined]
+        or run.plugin.hooked.get(_METRICS_HOOK) is not False
+    ):
         module = "pytest_messagebus_eventstore._metrics"
         metrics = (_modules.get(module) or import_module(module)).of_test(run, _call_hook)
+    if metrics is None or metrics is False:
+        # False, not None: a later request of the fixture comes too late.
+        run.metrics = False
+        metrics = None
     for make_hook in make_hooks:
         built = {"eventstore": store, "repositories": repositories, "metrics_store": metrics}
         custom = _call_hook(make_hook, **built)
@@ -483,6 +496,8 @@ def _unit_of_work(
             return _checked(make_hook, custom, like=like, **built)
     unit_of_work = getattr((_modules.get(_CLASSES) or _classes()), default)
     try:
+        if metrics is None:
+            return unit_of_work(eventstore=store, **repositories)
         return unit_of_work(eventstore=store, metrics_store=metrics, **repositories)
     except TypeError as error:
         refused = error

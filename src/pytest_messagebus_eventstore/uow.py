@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Coroutine, Iterator, MutableSequence
-from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from messagebus import (
@@ -21,7 +19,6 @@ from ._compat import (
     AsyncAbstractMessageStoreRepository,
     SyncAbstractMessageStoreRepository,
 )
-from ._metrics import METRICS_STORE_BASE, NEEDS_0_14
 from ._transactions import NestedTransactionError, Transaction, current
 from .eventstore import InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository
 
@@ -29,7 +26,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 # Not imported with this module: it does not import on messagebus 0.12 and 0.13.
-_METRICS = "pytest_messagebus_eventstore.metrics"
+# The types known to be metrics stores: isinstance against an abstract class is a Python call.
+_METRICS_STORE_TYPES: set[type] = set()
 
 
 class _Block(Transaction):
@@ -114,21 +112,24 @@ class _InMemoryUnitOfWorkBase:
         # attribute under its name, an alias (property) under the other.
         self.__dict__[STORE_ATTRIBUTE] = store
         if metrics_store is not None:
-            self._check_metrics_store(metrics_store)
+            # The fixtures give one per test: a type's answer is kept.
+            if type(metrics_store) not in _METRICS_STORE_TYPES:
+                self._check_metrics_store(metrics_store)
             self.__dict__["metrics_store"] = metrics_store
-        elif METRICS_STORE_BASE is not None:
-            # Looked up in sys.modules first: an import statement costs more.
-            metrics = sys.modules.get(_METRICS) or import_module(_METRICS)
-            self.__dict__["metrics_store"] = metrics.InMemoryMetricsStore()
         for name, repository in repositories.items():
             self._check_repository(name, repository)
             setattr(self, name, repository)
 
     def _check_metrics_store(self, given: Any) -> None:
+        # Here: the units of work of most tests keep messagebus's store.
+        from ._metrics import METRICS_STORE_BASE, NEEDS_0_14
+
         cls_name = type(self).__name__
         if METRICS_STORE_BASE is None:
             raise TypeError(f"{cls_name}(metrics_store=...): {NEEDS_0_14}.")
         if isinstance(given, METRICS_STORE_BASE):
+            if given.__class__ is type(given):
+                _METRICS_STORE_TYPES.add(type(given))
             return
         if isinstance(given, (self._repository_base, self._other_repository_base)):
             raise TypeError(
@@ -305,7 +306,8 @@ class InMemoryUnitOfWork(_InMemoryUnitOfWorkBase, AsyncAbstractUnitOfWork):  # t
     block raises or ends without either) drops it, with the models the
     repositories saw and the messages to stream. On messagebus 0.14 and
     later, ``metrics_store=`` is the store messagebus counts transactions and
-    messages into, a fresh :class:`InMemoryMetricsStore` by default.
+    messages into (an :class:`InMemoryMetricsStore`, say); without it, the unit
+    of work keeps messagebus's own.
     """
 
     _flavour = "async"
