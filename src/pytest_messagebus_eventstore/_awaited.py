@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import inspect
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
+from ._state import running
+
 if TYPE_CHECKING:
-    from types import CodeType
+    from types import CodeType, FrameType
 
     from ._state import RunningTest
 
 
 _CREATED = inspect.CORO_CREATED
+_C = TypeVar("_C")
 
 
 def where(config: pytest.Config | None, filename: str, line: int) -> str:
@@ -34,6 +37,13 @@ def where(config: pytest.Config | None, filename: str, line: int) -> str:
         if filename.startswith(start + os.sep):
             filename = filename[len(start) + 1 :]
     return f"{filename}:{line}"
+
+
+def record(coroutine: _C, caller: FrameType) -> _C:
+    """``coroutine``, recorded on the running test with ``caller``'s place, for :func:`check`."""
+    if running:
+        running[-1].awaitables.append((coroutine, caller.f_code, caller.f_lasti))
+    return coroutine
 
 
 def _shown(argument: Any) -> str:

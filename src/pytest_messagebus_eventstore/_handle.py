@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 
+from ._awaited import record
 from ._given import check_handlers, listed_with_the_plugin
-from ._state import running
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -75,11 +75,7 @@ def handler(bus: Any, uow: Any, called_as: str) -> Callable[..., Coroutine[Any, 
         # the coroutine is recorded with the caller's line for a missing await.
         __tracebackhide__ = True
         _check_command(bus, command, f"{called_as}()", "async")
-        coroutine = _handled(bus, uow, command, dependencies, called_as)
-        if running:
-            caller = sys._getframe(1)
-            running[-1].awaitables.append((coroutine, caller.f_code, caller.f_lasti))
-        return coroutine
+        return record(_handled(bus, uow, command, dependencies, called_as), sys._getframe(1))
 
     return handle
 
@@ -126,11 +122,7 @@ def reader(uow: Any, called_as: str) -> Callable[[Any], Coroutine[Any, Any, Any]
     def read(query: Any, /) -> Coroutine[Any, Any, Any]:
         __tracebackhide__ = True
         _check_query(query, called_as)
-        coroutine = _read(uow, query, called_as)
-        if running:
-            caller = sys._getframe(1)
-            running[-1].awaitables.append((coroutine, caller.f_code, caller.f_lasti))
-        return coroutine
+        return record(_read(uow, query, called_as), sys._getframe(1))
 
     return read
 

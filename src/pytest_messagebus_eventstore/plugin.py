@@ -489,8 +489,8 @@ def _unit_of_work(
         # False, not None: a later request of the fixture comes too late.
         run.metrics = False
         metrics = None
+    built = {"eventstore": store, "repositories": repositories, "metrics_store": metrics}
     for make_hook in make_hooks:
-        built = {"eventstore": store, "repositories": repositories, "metrics_store": metrics}
         custom = _call_hook(make_hook, **built)
         if custom is not None:
             return _checked(make_hook, custom, like=like, **built)
