@@ -42,6 +42,7 @@ class PluginState:
         "session",
         "strict_by_default",
         "strict_by_test",
+        "wider_scoped",
     )
 
     def __init__(self) -> None:
@@ -66,6 +67,9 @@ class PluginState:
         self.hypothesis_tests: set[int] = set()
         # Whether each of the plugin's hooks is implemented, by name.
         self.hooked: dict[str, bool] = {}
+        # Whether each fixture definition set up so far is wider than a
+        # function: its ``scope`` property costs three Python calls.
+        self.wider_scoped: dict[pytest.FixtureDef[Any], bool] = {}
 
 
 plugin_state_key = pytest.StashKey[PluginState]()
@@ -79,8 +83,8 @@ class RunningTest:
         "call_passed",
         "checked_dependencies",
         "item",
+        "location",
         "metrics",
-        "nodeid",
         "overridden_above",
         "plugin",
         "recorder",
@@ -94,8 +98,9 @@ class RunningTest:
     def __init__(self, item: pytest.Item, plugin: PluginState) -> None:
         self.item = item
         self.plugin = plugin
-        # Read once: reports name their test by it, three times per test.
-        self.nodeid = item.nodeid
+        # A test's reports carry this very tuple (``item.location`` is cached):
+        # comparing node ids costs two Python calls per report on pytest 9.
+        self.location = item.location
         # None until messagebus is imported, which may happen during the setup.
         self.recorder: Recorder | None = _recorder.start()
         self.call_passed = False

@@ -58,7 +58,7 @@ def _enabled(run: RunningTest) -> bool:
     assert mark is not None
     enabled = switch_value(mark)
     if enabled is None:
-        pytest.fail(bad_switch(run.nodeid, mark), pytrace=False)
+        pytest.fail(bad_switch(item.nodeid, mark), pytrace=False)
     return enabled
 
 

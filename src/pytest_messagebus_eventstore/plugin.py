@@ -256,26 +256,26 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     running.append(run)
     # What the test reassigns on a repository class is put back after it.
     _stores.in_test = True
-    close_layer()
-    if id(item) in plugin.hypothesis_tests:
-        run.unwrap = _examples.isolate_examples(run)
-
-
-@pytest.hookimpl(trylast=True, specname="pytest_runtest_setup")
-def pytest_runtest_setup_fixtures_done(item: pytest.Item) -> None:
-    # Named pytest_*: pytest ignores an implementation named otherwise.
     if _stores.opening:
         close_layer()
+    if id(item) in plugin.hypothesis_tests:
+        run.unwrap = _examples.isolate_examples(run)
 
 
 # First: the hook stops at the first implementation that returns the value.
 @pytest.hookimpl(tryfirst=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any]) -> None:
     # A plain hook, not a wrapper around each fixture of each test: the set-up
-    # of a wider-scoped fixture ends when the next fixture's begins, or the test's.
+    # of a wider-scoped fixture ends when the next fixture's begins, or when the
+    # test's set-up does (see pytest_runtest_logreport).
     if _stores.opening:
         close_layer()
-    if fixturedef.scope != "function":
+    # Outside a test (a plugin's own set-up), nothing is cached.
+    wider_scoped = running[-1].plugin.wider_scoped if running else {}
+    wider = wider_scoped.get(fixturedef)
+    if wider is None:
+        wider = wider_scoped[fixturedef] = fixturedef.scope != "function"
+    if wider:
         # What it writes into the stores is the baseline of its scope.
         layer = open_layer()
         fixturedef.addfinalizer(lambda: _stores.pop_layer(layer))
@@ -298,11 +298,18 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # First, so that the other plugins (terminal, junitxml, xdist) see the
     # section added to a failure. On the xdist controller, no test runs.
-    if not running or running[-1].nodeid != report.nodeid:
+    if not running:
         return
     run = running[-1]
+    if report.location is not run.location and report.nodeid != run.item.nodeid:
+        return
     when = report.when
-    if when == "call":
+    if when == "setup":
+        # The set-up is over: a wider-scoped fixture set up last is too. Here
+        # rather than in a last pytest_runtest_setup: one hook call less per test.
+        if _stores.opening:
+            close_layer()
+    elif when == "call":
         run.call_passed = report.outcome == "passed"
     if report.outcome == "failed" and when != "teardown":
         add_section(run, report)
