@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tarfile
+import zipfile
 from importlib.metadata import entry_points, version
 from pathlib import Path
 
@@ -97,3 +99,43 @@ def test_modules_are_imported_by_python_not_by_the_assertion_rewriter(
         [f"*{name} loaded by SourceFileLoader" for name in ("plugin", "_given", "_stores", "uow")]
     )
     result.stdout.no_fnmatch_line("*AssertionRewritingHook*")
+
+
+def _built(kind: str, directory: Path) -> Path:
+    """The ``kind`` (wheel or sdist) of this checkout, built with hatchling into ``directory``."""
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "--target", kind, "-d", str(directory)],
+        cwd=root,
+        capture_output=True,
+        check=True,
+    )
+    (built,) = directory.iterdir()
+    return built
+
+
+def test_wheel_ships_the_licence_the_metadata_declares(tmp_path: Path) -> None:
+    wheel = _built("wheel", tmp_path)
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (metadata,) = [name for name in names if name.endswith(".dist-info/METADATA")]
+        headers = archive.read(metadata).decode().split("\n\n", 1)[0].splitlines()
+        (licence,) = [name for name in names if name.endswith(".dist-info/licenses/LICENSE")]
+        text = archive.read(licence).decode()
+    assert "License-Expression: MIT" in headers
+    assert "License-File: LICENSE" in headers
+    assert text.startswith("MIT License")
+    # The package, its type information and its metadata: nothing else.
+    assert "pytest_messagebus_eventstore/py.typed" in names
+    assert {name.split("/")[0] for name in names} == {
+        "pytest_messagebus_eventstore",
+        metadata.split("/")[0],
+    }
+
+
+def test_sdist_ships_the_licence_and_the_changelog(tmp_path: Path) -> None:
+    sdist = _built("sdist", tmp_path)
+    with tarfile.open(sdist) as archive:
+        top = archive.getnames()[0].split("/")[0]
+        names = set(archive.getnames())
+    assert {f"{top}/LICENSE", f"{top}/CHANGELOG.md", f"{top}/README.md"} <= names
