@@ -13,7 +13,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Plugins that are installed with the test extra but have nothing to do with
 # what is measured: disabled on both sides of every comparison, to cut noise.
@@ -105,3 +108,49 @@ def count_instructions(project: Path, *args: str) -> int:
     if result.returncode != 0 or found is None:
         sys.exit(f"valgrind failed in {project}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return int(found.group(1))
+
+
+def paired_rounds(
+    plugin: Callable[[], Timing],
+    handwritten: Callable[[], Timing],
+    rounds: int,
+    *,
+    indent: str = "",
+) -> tuple[list[Timing], list[Timing]]:
+    """The timings of each suite, run in pairs, printing each pair as it ends."""
+    plugin_runs: list[Timing] = []
+    handwritten_runs: list[Timing] = []
+    for round_ in range(rounds):
+        # Alternate which suite goes first, so that drift hits both alike.
+        if round_ % 2 == 0:
+            plugin_runs.append(plugin())
+            handwritten_runs.append(handwritten())
+        else:
+            handwritten_runs.append(handwritten())
+            plugin_runs.append(plugin())
+        mine, theirs = plugin_runs[-1], handwritten_runs[-1]
+        print(
+            f"{indent}round {round_ + 1:2}: plugin {mine.wall * 1000:6.0f} ms "
+            f"(cpu {mine.cpu * 1000:6.0f}), hand-written {theirs.wall * 1000:6.0f} ms "
+            f"(cpu {theirs.cpu * 1000:6.0f}), ratio {mine.wall / theirs.wall:.3f} "
+            f"(cpu {mine.cpu / theirs.cpu:.3f})"
+        )
+    return plugin_runs, handwritten_runs
+
+
+def ratios(plugin_runs: list[Timing], handwritten_runs: list[Timing]) -> dict[str, float]:
+    """The median of the per-pair ratios plugin / hand-written, wall and CPU time."""
+    pairs = list(zip(plugin_runs, handwritten_runs, strict=True))
+    return {
+        "wall": statistics.median(mine.wall / theirs.wall for mine, theirs in pairs),
+        "cpu": statistics.median(mine.cpu / theirs.cpu for mine, theirs in pairs),
+    }
+
+
+def print_medians(
+    plugin_runs: list[Timing], handwritten_runs: list[Timing], *, indent: str = ""
+) -> None:
+    for name, runs in (("plugin", plugin_runs), ("hand-written", handwritten_runs)):
+        wall = median_ms([timing.wall for timing in runs])
+        cpu = median_ms([timing.cpu for timing in runs])
+        print(f"{indent}median {name + ':':13} {wall:6.0f} ms wall, {cpu:6.0f} ms cpu")

@@ -27,20 +27,25 @@ timed rounds can drift by more than the margin it is compared with.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from _common import (
     NO_PLUGIN,
     Timing,
     count_instructions,
     machine,
-    median_ms,
+    paired_rounds,
+    print_medians,
+    ratios,
     run_pytest,
     versions,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TARGET = 1.05
 TESTS_PER_FILE = 50
@@ -298,7 +303,14 @@ def _verdict(ratio: float) -> str:
     return "OK" if ratio <= TARGET else "MISSED"
 
 
-def write_suite(root: Path, conftest: str, ini: str, tests: int) -> Path:
+def write_suite(
+    root: Path,
+    conftest: str,
+    ini: str,
+    tests: int,
+    test_function: str = TEST_FUNCTION,
+    header: str = TEST_HEADER,
+) -> Path:
     root.mkdir()
     app = root / "bookshop"
     app.mkdir()
@@ -308,8 +320,8 @@ def write_suite(root: Path, conftest: str, ini: str, tests: int) -> Path:
     (root / "pytest.ini").write_text(ini)
     for first in range(0, tests, TESTS_PER_FILE):
         numbers = range(first, min(first + TESTS_PER_FILE, tests))
-        body = "".join(TEST_FUNCTION.format(n=n + 1) for n in numbers)
-        (root / f"test_books_{first // TESTS_PER_FILE:03}.py").write_text(TEST_HEADER + body)
+        body = "".join(test_function.format(n=n + 1) for n in numbers)
+        (root / f"test_books_{first // TESTS_PER_FILE:03}.py").write_text(header + body)
     return root
 
 
@@ -352,7 +364,7 @@ def main() -> None:
         handwritten = write_suite(
             Path(tmp, "handwritten"), handwritten_conftest, HANDWRITTEN_INI, options.tests
         )
-        runs = {
+        runs: dict[str, Callable[[], Timing]] = {
             "plugin": lambda: run_pytest(plugin, expect_passed=options.tests),
             "hand-written": lambda: run_pytest(
                 handwritten, *NO_PLUGIN, expect_passed=options.tests
@@ -373,29 +385,12 @@ def main() -> None:
         if options.instructions:
             counts["plugin"] = count_instructions(plugin)
             counts["hand-written"] = count_instructions(handwritten, *NO_PLUGIN)
-        timings: dict[str, list[Timing]] = {name: [] for name in runs}
-        ratios: dict[str, list[float]] = {"wall": [], "cpu": []}
-        for round_ in range(options.rounds):
-            # Alternate which suite goes first, so that drift hits both alike.
-            order = list(runs) if round_ % 2 == 0 else list(reversed(runs))
-            for name in order:
-                timings[name].append(runs[name]())
-            plugin_run, handwritten_run = timings["plugin"][-1], timings["hand-written"][-1]
-            ratios["wall"].append(plugin_run.wall / handwritten_run.wall)
-            ratios["cpu"].append(plugin_run.cpu / handwritten_run.cpu)
-            print(
-                f"round {round_ + 1:2}: plugin {plugin_run.wall * 1000:6.0f} ms "
-                f"(cpu {plugin_run.cpu * 1000:6.0f}), hand-written "
-                f"{handwritten_run.wall * 1000:6.0f} ms (cpu {handwritten_run.cpu * 1000:6.0f}), "
-                f"ratio {ratios['wall'][-1]:.3f} (cpu {ratios['cpu'][-1]:.3f})"
-            )
+        plugin_runs, handwritten_runs = paired_rounds(
+            runs["plugin"], runs["hand-written"], options.rounds
+        )
 
-    for name, runs_of in timings.items():
-        wall = median_ms([timing.wall for timing in runs_of])
-        cpu = median_ms([timing.cpu for timing in runs_of])
-        print(f"median {name + ':':13} {wall:6.0f} ms wall, {cpu:6.0f} ms cpu")
-    for kind, values in ratios.items():
-        ratio = statistics.median(values)
+    print_medians(plugin_runs, handwritten_runs)
+    for kind, ratio in ratios(plugin_runs, handwritten_runs).items():
         print(
             f"median ratio plugin / hand-written ({kind}): {ratio:.3f} "
             f"(target <= {TARGET}: {_verdict(ratio)})"
