@@ -60,13 +60,8 @@ def of_test(run: RunningTest, call_hook: Callable[..., Any]) -> AbstractMetricsS
     store = run.metrics
     if store is not None and store is not False:
         return store
-    # As the plugin's _call_hook keeps it.
-    hooked = run.plugin.hooked.get(_HOOK)
-    if hooked is None:
-        hooked = run.plugin.hooked[_HOOK] = bool(
-            getattr(run.item.config.hook, _HOOK).get_hookimpls()
-        )
-    if not hooked and FIXTURE not in run.item.fixturenames:  # type: ignore[attr-defined]
+    fixturenames = run.item.fixturenames  # type: ignore[attr-defined]
+    if FIXTURE not in fixturenames and not run.plugin.implements(run.item.config, _HOOK):
         return None
     return _made(run, call_hook)
 

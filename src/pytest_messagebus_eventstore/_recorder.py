@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 Status = Literal["pending", "committed", "rolled back"]
+# The names of messagebus's statuses of a transaction that may still roll back.
+UNFINISHED = frozenset({"running", "streaming"})
 
 
 class Record:

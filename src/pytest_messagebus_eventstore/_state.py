@@ -71,6 +71,13 @@ class PluginState:
         # function: its ``scope`` property costs three Python calls.
         self.wider_scoped: dict[pytest.FixtureDef[Any], bool] = {}
 
+    def implements(self, config: pytest.Config, hook: str) -> bool:
+        """Whether some plugin or conftest implements ``hook``: asked of pluggy once."""
+        found = self.hooked.get(hook)
+        if found is None:
+            found = self.hooked[hook] = bool(getattr(config.hook, hook).get_hookimpls())
+        return found
+
 
 plugin_state_key = pytest.StashKey[PluginState]()
 

@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["InMemoryDependency", "SyncInMemoryDependency"]
 
-# messagebus's statuses of a transaction that may still commit or roll back.
-_UNFINISHED = frozenset({"running", "streaming"})
-
 
 class _OutsideTransactions(ClassLevelStore[Any]):
     """A container of a fake dependency: reset after each test, outside every transaction.
@@ -137,7 +134,7 @@ def _running_transaction() -> Any:
     for transaction in reversed(_recorder._transactions.get()):
         status = transaction.status.name
         if status != "closed":
-            return transaction if status in _UNFINISHED else None
+            return transaction if status in _recorder.UNFINISHED else None
     return None
 
 

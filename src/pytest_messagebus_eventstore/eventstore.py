@@ -137,10 +137,6 @@ class _SyncProjectRollback(_ProjectRollback):
         self.rolled_back()
 
 
-# messagebus's statuses of a transaction that may still roll back.
-_UNFINISHED = frozenset({"running", "streaming"})
-
-
 def _added_outside(
     store: InMemoryEventstoreRepository | SyncInMemoryEventstoreRepository,
     message: Message[Any],
@@ -150,7 +146,7 @@ def _added_outside(
         if getattr(transaction.uow, STORE_ATTRIBUTE, None) is not store:
             continue
         # Once committed, what the block adds is stored at once.
-        if transaction.status.name not in _UNFINISHED:
+        if transaction.status.name not in _recorder.UNFINISHED:
             return
         rollbacks: dict[Any, _ProjectRollback] = store.__dict__.setdefault("_project_rollbacks", {})
         rollback = rollbacks.get(transaction)

@@ -90,10 +90,9 @@ def _call_hook(name: str, **kwargs: Any) -> Any:
     # Most projects implement none of the hooks: calling one costs more than
     # this check, and asking pluggy costs more than a dict. Kept until a plugin
     # registers (see pytest_plugin_registered).
-    hooked = run.plugin.hooked
-    found = hooked.get(name)
+    found = run.plugin.hooked.get(name)
     if found is None:
-        found = hooked[name] = bool(getattr(config.hook, name).get_hookimpls())
+        found = run.plugin.implements(config, name)
     if not found:
         return None
     # Through the test's own hook proxy, so that a conftest's implementation
