@@ -58,14 +58,6 @@ def _version(name: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version(name))[:3])
 
 
-def _fit_ini(text: str) -> str:
-    # pytest-asyncio 0.23 does not know the option, and under --strict-config
-    # an unknown option stops the run.
-    if _version("pytest-asyncio") < (0, 24):
-        return re.sub(r"^asyncio_default_fixture_loop_scope = .*\n", "", text, flags=re.M)
-    return text
-
-
 def _skip_unless_installed(example: Example) -> None:
     """Skips the item if a ``needs`` directive above it asks for a newer release."""
     need = None
@@ -91,7 +83,7 @@ def _write(project: Path, source: str) -> str:
     name = match["path"]
     path = project / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_fit_ini(source) if name.endswith(".ini") else source)
+    path.write_text(source)
     return name
 
 
@@ -112,7 +104,7 @@ def _project(example: Example) -> Path:
     text = example.document.text
     # Only what comes after the last new-project line above the example.
     start = max((m.end() for m in _NEW_PROJECT.finditer(text, 0, example.start)), default=0)
-    (project / "pytest.ini").write_text(_fit_ini(DEFAULT_INI))
+    (project / "pytest.ini").write_text(DEFAULT_INI)
     for earlier in example.document.examples():
         if earlier.start >= example.start:
             break

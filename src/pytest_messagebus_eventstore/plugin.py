@@ -203,6 +203,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(_SYNC_DIRS, type="linelist", default=[], help=_SYNC_DIRS_HELP)
     parser.addini(_strict.INI, type="bool", default=False, help=_strict.INI_HELP)
     parser.addini(_deterministic.INI, type="bool", default=False, help=_deterministic.INI_HELP)
+    _declare_the_loop_scope_for_pytest_asyncio_0_23(parser)
+
+
+def _declare_the_loop_scope_for_pytest_asyncio_0_23(parser: pytest.Parser) -> None:
+    """Declares ``asyncio_default_fixture_loop_scope`` where pytest-asyncio does not.
+
+    The README's ini sets the option, which pytest-asyncio 0.24 introduced and
+    later releases warn about when unset. pytest-asyncio 0.23 calls it unknown,
+    which ``--strict-config`` makes an error; declared here, where it does
+    nothing, the same ini works on every release the plugin supports.
+    """
+    import pytest_asyncio
+
+    release = tuple(int(part) for part in pytest_asyncio.__version__.split(".")[:2])
+    if release < (0, 24):
+        parser.addini(
+            "asyncio_default_fixture_loop_scope",
+            help="pytest-asyncio 0.24 and later: the default event loop scope of "
+            "async fixtures (declared by pytest-messagebus-eventstore for 0.23, "
+            "where it has no effect).",
+        )
 
 
 # Here rather than in _twins, which imports this module: most sessions list no directory.
