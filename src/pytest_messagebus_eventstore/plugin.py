@@ -6,6 +6,7 @@ has the plugin installed and never uses it does not pay for the import.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from importlib import import_module
@@ -216,8 +217,9 @@ def _declare_the_loop_scope_for_pytest_asyncio_0_23(parser: pytest.Parser) -> No
     """
     import pytest_asyncio
 
-    release = tuple(int(part) for part in pytest_asyncio.__version__.split(".")[:2])
-    if release < (0, 24):
+    # "0.23.8", and pre-releases such as "2.0.0rc1" or "1.1.0a1.dev3".
+    major, minor = re.match(r"(\d+)\.(\d+)", pytest_asyncio.__version__).groups()  # type: ignore[union-attr]
+    if (int(major), int(minor)) < (0, 24):
         parser.addini(
             "asyncio_default_fixture_loop_scope",
             help="pytest-asyncio 0.24 and later: the default event loop scope of "
