@@ -1,8 +1,10 @@
-"""A small messagebus application, written into each pytester project."""
+"""A small messagebus application and the ini options written into each pytester project."""
 
 from __future__ import annotations
 
+import re
 import textwrap
+from importlib.metadata import version
 
 # pytester's in-process runs put sys.modules back as they found it, so whatever
 # an inner run imports is imported again by the next one. hypothesis's pytest
@@ -170,6 +172,42 @@ def messagebus_sync_repositories():
 """
 
 
+# The installed pytest-asyncio's major and minor version.
+PYTEST_ASYNCIO = tuple(int(part) for part in re.findall(r"\d+", version("pytest-asyncio"))[:2])
+
+# pytest-asyncio 0.24 and later warn, in each run whose configuration leaves
+# this option unset, that its default is to change. 0.23 has no such option:
+# there only the plugin declares it, and an inner run without the plugin would
+# call it unknown. Every inner project's configuration starts with these
+# options: see ini_source and pyproject_source.
+ASYNCIO_OPTIONS: dict[str, str] = (
+    {"asyncio_default_fixture_loop_scope": "function"} if PYTEST_ASYNCIO >= (0, 24) else {}
+)
+
+
+def ini_source(options: str = "") -> str:
+    """An ini file's ``[pytest]`` section: ASYNCIO_OPTIONS, then ``options``."""
+    lines = "".join(f"{name} = {value}\n" for name, value in ASYNCIO_OPTIONS.items())
+    return "[pytest]\n" + lines + textwrap.dedent(options)
+
+
+def pyproject_source(options: str = "", table: str = "tool.pytest.ini_options") -> str:
+    """A pyproject.toml's ``[table]``: ASYNCIO_OPTIONS, then ``options``."""
+    lines = "".join(f'{name} = "{value}"\n' for name, value in ASYNCIO_OPTIONS.items())
+    return f"[{table}]\n" + lines + textwrap.dedent(options)
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester, its project given the ini file of ``ini_source()``.
+
+    So that a test writing no ini file of its own still sets ASYNCIO_OPTIONS;
+    one that writes its own replaces this one, and starts it with ini_source too.
+    """
+    pytester.makeini(ini_source())
+    return pytester
+
+
 def write_library(pytester: pytest.Pytester, *, handlers: str = HANDLERS) -> None:
     package = pytester.mkpydir("library")
     for name, source in {
@@ -187,13 +225,13 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     write_library(pytester)
     pytester.makeconftest(CONFTEST)
     pytester.makeini(
-        """
-        [pytest]
-        pythonpath = .
-        asyncio_mode = auto
-        asyncio_default_fixture_loop_scope = function
-        messagebus_scan = library.handlers
-        messagebus_sync_scan = library.sync_handlers
-        """
+        ini_source(
+            """
+            pythonpath = .
+            asyncio_mode = auto
+            messagebus_scan = library.handlers
+            messagebus_sync_scan = library.sync_handlers
+            """
+        )
     )
     return pytester

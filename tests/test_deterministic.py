@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from conftest import pyproject_source
+
 MESSAGES = """
 import json
 import os
@@ -124,9 +126,9 @@ def test_shared_message_restored():
 @pytest.mark.parametrize(
     "ini",
     [
-        "[tool.pytest.ini_options]\nmessagebus_deterministic = true",
+        pyproject_source("messagebus_deterministic = true"),
         pytest.param(
-            '[tool.pytest]\nmessagebus_deterministic = "yes"',
+            pyproject_source('messagebus_deterministic = "yes"', table="tool.pytest"),
             marks=pytest.mark.skipif(
                 int(pytest.__version__.split(".")[0]) < 9,
                 reason="pytest 9 reads the [tool.pytest] table",
@@ -154,14 +156,7 @@ async def test_numbered(eventstore):
     assert eventstore.messages[0].message_id == uuidgen(1)
 """
     )
-    result = pytester.runpytest(
-        "-p",
-        "no:randomly",
-        "-o",
-        "asyncio_mode=auto",
-        "-o",
-        "asyncio_default_fixture_loop_scope=function",
-    )
+    result = pytester.runpytest("-p", "no:randomly", "-o", "asyncio_mode=auto")
     result.assert_outcomes(passed=1)
 
 

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from conftest import ini_source
+
 TUTORIAL_TEST = """
 from uuid import UUID
 
@@ -269,11 +271,12 @@ def test_unimportable_scan_module_fails_only_the_tests_using_bus(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makeini(
-        """
-        [pytest]
-        messagebus_scan =
-            library.handlerz
-        """
+        ini_source(
+            """
+            messagebus_scan =
+                library.handlerz
+            """
+        )
     )
     pytester.makepyfile(
         """

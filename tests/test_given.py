@@ -7,6 +7,18 @@ import textwrap
 
 import pytest
 
+from conftest import PYTEST_ASYNCIO
+
+# The function-scoped fixture through which pytest-asyncio runs a test in its
+# event loop: 1.0 removed event_loop for a private fixture per loop scope, which
+# 1.1 made an asyncio.Runner.
+if PYTEST_ASYNCIO < (1, 0):
+    LOOP_FIXTURE = "event_loop"
+elif PYTEST_ASYNCIO < (1, 1):
+    LOOP_FIXTURE = "_function_event_loop"
+else:
+    LOOP_FIXTURE = "_function_scoped_runner"
+
 COMMANDS = """
 from uuid import UUID
 
@@ -409,7 +421,7 @@ def test_plain():
     output = result.stdout.str()
     assert output.count("SETUP    F _messagebus_given_phase") == 1
     # No event loop either for the tests without the marker.
-    loops = re.findall(r"SETUP    F (?:_function_scoped_runner|event_loop)\b", output)
+    loops = re.findall(rf"SETUP    F {LOOP_FIXTURE}\b", output)
     assert len(loops) == 1
 
 

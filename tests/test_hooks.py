@@ -716,14 +716,7 @@ def test_make_hook_results_are_checked_naming_the_hook(
         (pytester.path / directory / f"test_{directory}.py").write_text(
             f"async def test_{directory}({fixture}):\n    pass\n"
         )
-    result = pytester.runpytest(
-        "-p",
-        "no:randomly",
-        "-o",
-        "asyncio_mode=auto",
-        "-o",
-        "asyncio_default_fixture_loop_scope=function",
-    )
+    result = pytester.runpytest("-p", "no:randomly", "-o", "asyncio_mode=auto")
     # None: the plugin's own piece.
     result.assert_outcomes(passed=1, errors=2)
     article = "an" if kind[0] == "A" else "a"

@@ -318,7 +318,7 @@ def test_wrong_make_metrics_store_results_name_the_hook(pytester: pytest.Pyteste
         (pytester.path / directory / f"test_{directory}.py").write_text(
             f"def test_{directory}(sync_uow):\n    pass\n"
         )
-    result = _run(pytester, "-o", "asyncio_default_fixture_loop_scope=function")
+    result = _run(pytester)
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(
         [

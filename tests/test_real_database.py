@@ -9,6 +9,8 @@ import messagebus  # noqa: F401
 import pytest
 import sqlalchemy.ext.asyncio  # noqa: F401
 
+from conftest import ini_source
+
 # Imported here so that they stay in sys.modules across the in-process pytester
 # runs: SQLAlchemy does not survive being imported a second time in a process,
 # and messages must be instances of the one messagebus the plugin sees.
@@ -66,13 +68,13 @@ async def stored_rows(engine):
 @pytest.fixture
 def sql_project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeini(
-        f"""
-        [pytest]
-        pythonpath = {EXAMPLE}
-        asyncio_mode = auto
-        asyncio_default_fixture_loop_scope = function
-        messagebus_scan = reading_club.service.handlers
-        """
+        ini_source(
+            f"""
+            pythonpath = {EXAMPLE}
+            asyncio_mode = auto
+            messagebus_scan = reading_club.service.handlers
+            """
+        )
     )
     pytester.makeconftest(CONFTEST)
     return pytester

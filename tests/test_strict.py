@@ -6,6 +6,7 @@ import pytest
 
 # Shared with the in-process runs below (see test_assertions.py).
 import pytest_messagebus_eventstore.assertions  # noqa: F401
+from conftest import pyproject_source
 
 HEADER = """
 from uuid import UUID
@@ -250,15 +251,14 @@ async def test_applied(request, bus, uow, eventstore):
 
 
 def test_marker_and_ini_option_are_registered_with_help(pytester: pytest.Pytester) -> None:
-    quiet = ("-o", "asyncio_default_fixture_loop_scope=function")
-    markers = pytester.runpytest("--markers", *quiet)
+    markers = pytester.runpytest("--markers")
     markers.stdout.fnmatch_lines(
         [
             "@pytest.mark.messagebus_strict(enabled=True): every message the test records "
             "and every event it streams must be checked by assert_messages*"
         ]
     )
-    options = pytester.runpytest("--help", *quiet)
+    options = pytester.runpytest("--help")
     options.stdout.fnmatch_lines(["  messagebus_strict (bool):*", "*assert_messages*"])
 
 
@@ -337,10 +337,8 @@ async def test_reused_address(transport, messagebus_serializer):
 PYTEST_9 = int(pytest.__version__.split(".")[0]) >= 9
 TOML_TABLE = pytest.mark.skipif(not PYTEST_9, reason="pytest 9 reads the [tool.pytest] table")
 PYPROJECT = """
-[tool.pytest{table}]
 pythonpath = {paths}
 asyncio_mode = "auto"
-asyncio_default_fixture_loop_scope = "function"
 messagebus_scan = {scan}
 {option} = {value}
 """
@@ -357,12 +355,14 @@ def configure(project: pytest.Pytester, option: str, source: str, value: str) ->
     (project.path / "tox.ini").unlink()
     native = source == "[tool.pytest]"
     project.makepyprojecttoml(
-        PYPROJECT.format(
-            table="" if native else ".ini_options",
-            paths='["."]' if native else '"."',
-            scan='["library.handlers"]' if native else '"library.handlers"',
-            option=option,
-            value=value,
+        pyproject_source(
+            PYPROJECT.format(
+                paths='["."]' if native else '"."',
+                scan='["library.handlers"]' if native else '"library.handlers"',
+                option=option,
+                value=value,
+            ),
+            table="tool.pytest" if native else "tool.pytest.ini_options",
         )
     )
     return []

@@ -14,6 +14,7 @@ import pytest
 
 # Shared with the in-process runs below (see test_assertions.py).
 import pytest_messagebus_eventstore.assertions  # noqa: F401
+from conftest import ini_source
 
 # What every inner module starts with.
 HEADER = """
@@ -711,6 +712,13 @@ def test_each_hypothesis_example_starts_afresh(project: pytest.Pytester) -> None
 
 IN_PROCESS = (
     HEADER
+    + f"""
+@pytest.fixture
+def pytester(pytester):
+    # As the suite's conftest does: the options pytest-asyncio asks every run for.
+    pytester.makeini({ini_source()!r})
+    return pytester
+"""
     + '''
 INNER = """
 from uuid import UUID
@@ -830,8 +838,11 @@ async def test_module_3_changes_rows_in_a_transaction(bus, uow):
 
 
 class TestClassScope:
+    # A method would be called on the first test's instance only: pytest 9
+    # deprecates class-scoped fixtures that are not class methods.
     @pytest.fixture(scope="class", autouse=True)
-    def class_seed(self):
+    @classmethod
+    def class_seed(cls):
         FakeBookRepository.books[UUID(int=3)] = book(3, "Class three")
 
     def test_class_1_changes_and_deletes(self):

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 import unasync
-from conftest import DOMAIN
+
+from conftest import DOMAIN, ini_source
 
 REPOSITORIES = """
 import abc
@@ -207,18 +208,16 @@ def generated(pytester: pytest.Pytester) -> pytest.Pytester:
         additional_replacements={"_async": "_sync", "async_listen": "sync_listen"},
     )
     unasync.unasync_files([str(root / name) for name in async_files], rules=[rule])
-    # pytest-asyncio before 0.24 knows no loop scope option, and warns of it.
-    loop_scope = "asyncio_default_fixture_loop_scope = function" if CONTEXT else ""
     pytester.makeini(
-        f"""
-        [pytest]
-        pythonpath = .
-        asyncio_mode = auto
-        {loop_scope}
-        messagebus_scan = library._async.handlers
-        messagebus_sync_scan = library._sync.handlers
-        messagebus_sync_dirs = tests/_sync
-        """
+        ini_source(
+            """
+            pythonpath = .
+            asyncio_mode = auto
+            messagebus_scan = library._async.handlers
+            messagebus_sync_scan = library._sync.handlers
+            messagebus_sync_dirs = tests/_sync
+            """
+        )
     )
     return pytester
 
