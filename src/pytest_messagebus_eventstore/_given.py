@@ -112,12 +112,21 @@ def _lone_argument(module: pytest.Module, tb: TracebackType | None, error: str) 
         tb = tb.tb_next
     if frame is None:
         return None
-    source = linecache.getline(filename, line)
+    # Python 3.11 and later give the decorator's line; 3.10 gives the line of
+    # the def or class, below its decorators.
+    lines = [line]
+    while (
+        line - len(lines) > 0 and linecache.getline(filename, line - len(lines)).lstrip()[:1] == "@"
+    ):
+        lines.append(line - len(lines))
     for value in list(frame.f_globals.values()):
         if not (isinstance(value, type) or inspect.isfunction(value)):
             continue
         marks = vars(value).get("pytestmark")
-        if not isinstance(marks, list) or value.__name__ not in source:
+        if not isinstance(marks, list):
+            continue
+        at = next((n for n in lines if value.__name__ in linecache.getline(filename, n)), 0)
+        if not at:
             continue
         lone = [mark for mark in marks if isinstance(mark, pytest.Mark) and mark.name == MARKER]
         if not lone or lone[-1].args or lone[-1].kwargs:
@@ -131,7 +140,7 @@ def _lone_argument(module: pytest.Module, tb: TracebackType | None, error: str) 
             else ("function", "Pass what it returns")
         )
         return (
-            f"{where(module.config, filename, line)}: {MARKER} got the {kind} {name} as "
+            f"{where(module.config, filename, at)}: {MARKER} got the {kind} {name} as "
             "its only argument, which pytest takes for the object to mark: it marked "
             f"{name}, then called it with the test function ({error}).\n"
             f"{fix}: {MARKER}({name}(...))."
