@@ -8,16 +8,22 @@ import math
 import random
 from collections.abc import Sequence
 from typing import Any
+from unittest import mock
 from unittest.mock import ANY
 from uuid import UUID
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from messagebus import Event, Message, Metadata
+from messagebus import Event, Message, Metadata, SyncEventstreamPublisher
 from pydantic import computed_field, field_serializer
 
-from pytest_messagebus_eventstore import assert_messages, like
+from pytest_messagebus_eventstore import (
+    SyncInMemoryEventstreamTransport,
+    assert_messages,
+    assertions,
+    like,
+)
 from pytest_messagebus_eventstore._compare import _LIST_DUMP_LENGTH, dump_each, message_dump
 from pytest_messagebus_eventstore.assertions import Like
 
@@ -561,3 +567,72 @@ def test_like_checks_its_arguments_when_called() -> None:
     with pytest.raises(TypeError, match="like\\(\\) expects a message class"):
         like(Sample(), value=1)  # type: ignore[arg-type]
     assert repr(like(Sample, value=1)) == "like(Sample, value=1)"
+
+
+def general_path_passes(actual: Any, expected: list[Any]) -> bool:
+    """What the comparison without its short, in-order path says."""
+    with mock.patch.object(assertions, "_SHORT", 0):
+        return passes(actual, expected, ordered=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(wildcard_pair())
+def test_short_lists_in_order_get_the_general_comparisons_verdict(
+    case: tuple[list[Message[Any]], list[Any]],
+) -> None:
+    actual, expected = case
+    assert passes(actual, expected, ordered=True) is general_path_passes(actual, expected)
+
+
+class Sent(Event):
+    value: Any = None
+    metadata: Metadata = Metadata(name="sent", schema_version=1, published=True)
+
+
+class SentTwin(Event):
+    value: Any = None
+    metadata: Metadata = Metadata(name="sent", schema_version=1, published=True)
+
+
+class SentOther(Event):
+    value: Any = None
+    metadata: Metadata = Metadata(name="sent_other", schema_version=1, published=True)
+
+
+@st.composite
+def sent_pair(draw: st.DrawFn) -> tuple[list[Message[Any]], list[Any]]:
+    """Messages to publish, and expectations of them in order about half the time."""
+    published = [Sent, SentTwin, SentOther]
+    actual = [
+        draw(st.sampled_from(published))(value=draw(values)) for _ in range(draw(st.integers(0, 4)))
+    ]
+    source = (
+        actual
+        if draw(st.booleans())
+        else [draw(st.sampled_from(published))(value=draw(values)) for _ in actual]
+    )
+    expected: list[Any] = []
+    for item in source:
+        kind = draw(st.sampled_from(["instance", "class", "like"]))
+        if kind == "class":
+            expected.append(type(item))
+        elif kind == "like":
+            expected.append(like(type(item), value=item.value))
+        else:
+            expected.append(type(item)(value=variant(item.value, draw(st.booleans()))))
+    return actual, expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(sent_pair())
+def test_short_transports_in_order_get_the_general_comparisons_verdict(
+    case: tuple[list[Message[Any]], list[Any]],
+) -> None:
+    actual, expected = case
+    transport = SyncInMemoryEventstreamTransport()
+    publisher = SyncEventstreamPublisher(transport)
+    for message in actual:
+        publisher.send_message(message)
+    # Each event kept the message it was sent from, which the short path reads.
+    assert len(transport._sources) == len(actual)
+    assert passes(transport, expected, ordered=True) is general_path_passes(transport, expected)

@@ -142,10 +142,43 @@ def assert_messages(actual: Any, expected: Sequence[Any], *, ordered: bool = Tru
         raise AssertionError("\n".join(lines))
 
 
+# Lists up to this long that are expected in order are first compared
+# position by position, the usual passing case, before the general comparison
+# builds its objects: on benchmarks/user_suite.py, 84 k instructions less per
+# test checking a store and a transport (4,473 M against 4,431 M).
+_SHORT = 16
+
+
+def _accepted_in_order(messages: Sequence[Any], expected: Sequence[Any]) -> bool:
+    """Whether each expectation accepts the message at its position.
+
+    It accepts what the general comparison accepts (an equal message, one of
+    the class, one like it), and leaves the rest, failures included, to it.
+    """
+    dump = None
+    for item, message in zip(expected, messages, strict=True):
+        if isinstance(item, Like):
+            if not (
+                isinstance(message, item.message_class)
+                and all(value == getattr(message, name) for name, value in item.fields.items())
+            ):
+                return False
+        elif isinstance(item, type):
+            if not isinstance(message, item):
+                return False
+        else:
+            if dump is None:
+                dump = dumper()
+            if not isinstance(message, Message) or dump(item) != dump(message):
+                return False
+    return True
+
+
 def _compare(
     items: list[Any], sources: dict[int, Source] | None, expected: Sequence[Any], ordered: bool
 ) -> tuple[list[str] | None, list[int | None]]:
     __tracebackhide__ = True
+    short = ordered and len(items) == len(expected) <= _SHORT
     if sources is not None:
         unpublished = [item for item in expected if not _published(item)]
         if unpublished:
@@ -159,10 +192,17 @@ def _compare(
                 f"transport; expect {pronoun} in the message store instead, e.g. "
                 "assert_messages(eventstore, [...])"
             )
+        if short:
+            # The messages a publisher serialized the events from.
+            messages = _sent_from(items, sources)
+            if messages is not None and _accepted_in_order(messages, expected):
+                return None, list(range(len(items)))
         try:
             return _compare_events(items, sources, expected, ordered)
         except _CannotCompare as error:
             raise AssertionError(str(error)) from None
+    if short and _accepted_in_order(items, expected):
+        return None, list(range(len(items)))
     dumps = dump_each(items)
     expected_dumps = dump_each(expected)
     # Most comparisons pass, in order: settle them before building anything.
@@ -198,6 +238,17 @@ def _compare(
         verbosity=current_verbosity(),
         noun="message",
     )
+
+
+def _sent_from(events: list[Any], sources: dict[int, Source]) -> list[Any] | None:
+    """The message each event was sent from, or None if a publisher sent not all of them."""
+    messages = []
+    for event in events:
+        source = sources.get(id(event))
+        if source is None:
+            return None
+        messages.append(source[1][0])
+    return messages
 
 
 def _read_actual(actual: Any) -> tuple[list[Any], dict[int, Source] | None]:
