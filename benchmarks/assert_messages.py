@@ -8,19 +8,27 @@ shuffled, where no message is at its expected position. The last column is
 the floor on the same machine: one ``model_dump`` of every message of both
 lists, what ``==`` between messages is defined on. Then how the time grows
 from 10k to 100k.
+
+With ``--breakdown``, it prints instead where the time of the shuffled
+unordered comparison goes at 10k and 100k messages: the dumps of both lists,
+the pairing of the dumps, the garbage collections during the call, and the
+peak of the memory tracemalloc traces.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import gc
 import random
 import time
+import tracemalloc
 from uuid import UUID
 
 from messagebus import Event, Metadata
 
 from pytest_messagebus_eventstore import assert_messages
+from pytest_messagebus_eventstore._compare import dump_each, pair_instances
 
 
 class BookRegistered(Event):
@@ -63,7 +71,54 @@ def dump_all(items: list[BookRegistered]) -> float:
 CASES = ("equal", "last differs", "shuffled")
 
 
+def breakdown() -> None:
+    collections: list[int] = []
+
+    def count_collections(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    print(f"{'messages':>9}  {'total':>9}  {'dumps':>9}  {'pairing':>9}  {'gc runs':>7}  peak")
+    for count in (10_000, 100_000):
+        actual = messages(count)
+        expected = messages(count)
+        random.Random(0).shuffle(expected)
+        total = timed(actual, expected, ordered=False)
+        gc.callbacks.append(count_collections)
+        try:
+            assert_messages(actual, expected, ordered=False)
+        finally:
+            gc.callbacks.remove(count_collections)
+        start = time.perf_counter()
+        expected_dumps, dumps = dump_each(expected), dump_each(actual)
+        dumping = time.perf_counter() - start
+        # Without the garbage collector, as assert_messages pairs them.
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            pair_instances(expected_dumps, dumps)
+            pairing = time.perf_counter() - start
+        finally:
+            gc.enable()
+        tracemalloc.start()
+        assert_messages(actual, expected, ordered=False)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(
+            f"{count:>9}  {total * 1000:>7.1f}ms  {dumping * 1000:>7.1f}ms  "
+            f"{pairing * 1000:>7.1f}ms  {len(collections):>7}  {peak / 2**20:.0f} MiB"
+        )
+        collections.clear()
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--breakdown", action="store_true", help="where the shuffled comparison's time goes"
+    )
+    if parser.parse_args().breakdown:
+        breakdown()
+        return
     shuffle = random.Random(0).shuffle
     results: dict[tuple[int, str, str], float] = {}
     header = "".join(f"  {case:>13}" for case in (*CASES, "model_dump"))
