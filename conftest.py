@@ -18,7 +18,6 @@ without ``messagebus_scan``. HTML comments add what a reader does by hand:
 - ``<!-- pytest: ARGS -->`` runs pytest with these arguments: every test of
   the test modules it names (all, without a path) must pass; a page that
   says so runs its test modules there only;
-- ``<!-- new-project -->`` starts a new, empty project;
 - ``<!-- needs: messagebus 0.14 -->`` skips the items that follow on an older
   release, up to ``<!-- needs: end -->`` if there is one.
 """
@@ -45,7 +44,6 @@ if TYPE_CHECKING:
 _FILE = re.compile(r"\A# (?P<path>[\w./-]+\.(?:py|ini|toml|cfg))\n")
 _TEST = re.compile(r"^(?:async )?def (test_\w+)", re.MULTILINE)
 _OUTCOME = re.compile(r"^(\S+::\w+)(?:\[.*\])? (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)", re.M)
-_NEW_PROJECT = re.compile(r"^<!-- new-project -->$", re.MULTILINE)
 _NEEDS = re.compile(r"^<!-- needs: (?:(?P<package>[\w-]+) (?P<version>[\d.]+)|end) -->$", re.M)
 DEFAULT_INI = """\
 [pytest]
@@ -101,15 +99,10 @@ def _project(example: Example) -> Path:
     __tracebackhide__ = True
     _skip_unless_installed(example)
     project: Path = example.namespace["tmp_path"]
-    text = example.document.text
-    # Only what comes after the last new-project line above the example.
-    start = max((m.end() for m in _NEW_PROJECT.finditer(text, 0, example.start)), default=0)
     (project / "pytest.ini").write_text(DEFAULT_INI)
     for earlier in example.document.examples():
         if earlier.start >= example.start:
             break
-        if earlier.start < start:
-            continue
         if earlier.region.evaluator is _sample:
             _write(project, earlier.parsed)
         elif earlier.region.evaluator is _run_script:

@@ -234,20 +234,25 @@ def test_unordered_long_lists_pass_iff_multisets_are_equal(
     assert passes(actual, expected, ordered=False) is greedy_multiset_equal(actual, expected)
 
 
+def mixed(draw: st.DrawFn, messages: list[Message[Any]]) -> list[Any]:
+    """Each message as it is, or its class, or like() of its value."""
+    expected: list[Any] = []
+    for item in messages:
+        kind = draw(st.sampled_from(["instance", "class", "like"]))
+        if kind == "class":
+            expected.append(type(item))
+        elif kind == "like":
+            expected.append(like(type(item), value=item.value))
+        else:
+            expected.append(item)
+    return expected
+
+
 @st.composite
 def wildcard_pair(draw: st.DrawFn) -> tuple[list[Message[Any]], list[Any]]:
     """Expectations mixing instances with classes and like() of the same messages."""
     actual, expected = draw(pair())
-    mixed: list[Any] = []
-    for item in expected:
-        kind = draw(st.sampled_from(["instance", "class", "like"]))
-        if kind == "class":
-            mixed.append(type(item))
-        elif kind == "like":
-            mixed.append(like(type(item), value=item.value))
-        else:
-            mixed.append(item)
-    return actual, mixed
+    return actual, mixed(draw, expected)
 
 
 @settings(max_examples=300, deadline=None)
@@ -606,21 +611,11 @@ def sent_pair(draw: st.DrawFn) -> tuple[list[Message[Any]], list[Any]]:
     actual = [
         draw(st.sampled_from(published))(value=draw(values)) for _ in range(draw(st.integers(0, 4)))
     ]
-    source = (
-        actual
-        if draw(st.booleans())
-        else [draw(st.sampled_from(published))(value=draw(values)) for _ in actual]
-    )
-    expected: list[Any] = []
-    for item in source:
-        kind = draw(st.sampled_from(["instance", "class", "like"]))
-        if kind == "class":
-            expected.append(type(item))
-        elif kind == "like":
-            expected.append(like(type(item), value=item.value))
-        else:
-            expected.append(type(item)(value=variant(item.value, draw(st.booleans()))))
-    return actual, expected
+    if draw(st.booleans()):
+        source = [type(m)(value=variant(m.value, draw(st.booleans()))) for m in actual]
+    else:
+        source = [draw(st.sampled_from(published))(value=draw(values)) for _ in actual]
+    return actual, mixed(draw, source)
 
 
 @settings(max_examples=200, deadline=None)

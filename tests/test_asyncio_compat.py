@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from importlib.metadata import version
-
 import pytest
-from packaging.version import Version
 
-OLD_PYTEST_ASYNCIO = Version(version("pytest-asyncio")) < Version("0.24")
+from conftest import PYTEST_ASYNCIO
 
 
 def test_the_loop_scope_option_is_known_on_every_release(pytester: pytest.Pytester) -> None:
@@ -27,7 +24,7 @@ def test_the_plugin_declares_it_for_pytest_asyncio_0_23_only(pytester: pytest.Py
     result = pytester.runpytest_subprocess("--help")
     # The help text is wrapped: its last words are on a line of their own.
     declared_by_us = "*pytest-messagebus-eventstore for 0.23*"
-    if OLD_PYTEST_ASYNCIO:
+    if PYTEST_ASYNCIO < (0, 24):
         result.stdout.fnmatch_lines(
             ["*asyncio_default_fixture_loop_scope (string):*", declared_by_us]
         )

@@ -115,10 +115,8 @@ def _lone_argument(module: pytest.Module, tb: TracebackType | None, error: str) 
     # Python 3.11 and later give the decorator's line; 3.10 gives the line of
     # the def or class, below its decorators.
     lines = [line]
-    while (
-        line - len(lines) > 0 and linecache.getline(filename, line - len(lines)).lstrip()[:1] == "@"
-    ):
-        lines.append(line - len(lines))
+    while lines[-1] > 1 and linecache.getline(filename, lines[-1] - 1).lstrip().startswith("@"):
+        lines.append(lines[-1] - 1)
     for value in list(frame.f_globals.values()):
         if not (isinstance(value, type) or inspect.isfunction(value)):
             continue
