@@ -1,6 +1,6 @@
 """Guards on the private pytest names the plugin's fast paths rely on.
 
-The plugin reaches into three private corners of pytest, each to save time:
+The plugin reaches into four private corners of pytest, each to save time:
 
 - ``Function._request``: a fixture override is read through the test's own
   request (plugin.py, ``_overridable``);
@@ -8,6 +8,10 @@ The plugin reaches into three private corners of pytest, each to save time:
   are computed without asking pytest (plugin.py, ``_overridden_at``), and a
   misuse message names the fixture definition to blame (_misuse.py,
   ``_fixture_source``);
+- ``FixtureDef`` (``func``, ``argnames``, ``params``, ``scope``, ``cache_key``,
+  ``cached_result``): a plain override is called by the plugin, not set up by
+  pytest, and a later ``request.getfixturevalue()`` of it gets the same value
+  (plugin.py, ``_plain`` and ``pytest_fixture_setup``);
 - the assertion rewriter's ``_must_rewrite`` set and
   ``_marked_for_rewrite_cache`` dict: the package drops its own mark so that
   its modules are imported by Python, not loaded through the rewriter
@@ -145,10 +149,21 @@ def _errors(result: pytest.RunResult) -> list[str]:
     return [line for line in result.outlines if line.startswith("E ")][:3]
 
 
-def _asked_by_the_plugin(project: pytest.Pytester) -> tuple[pytest.RunResult, list[str] | None]:
-    """The inner run of OVERRIDING_TEST, and what the plugin asked of its ``_request``."""
-    project.makeconftest(CONFTEST + RECORDER)
-    project.makepyfile(test_overridden=OVERRIDING_TEST)
+# The override as pytest must set it up (it yields): the plugin calls a plain
+# one itself (see the FixtureDef guards below).
+_PLAIN = 'def messagebus_repositories():\n    return {"books": FakeBookRepository()}'
+assert _PLAIN in CONFTEST
+YIELDING_CONFTEST = CONFTEST.replace(
+    _PLAIN, 'def messagebus_repositories():\n    yield {"books": FakeBookRepository()}'
+)
+
+
+def _asked_by_the_plugin(
+    project: pytest.Pytester, conftest: str = YIELDING_CONFTEST, test: str = OVERRIDING_TEST
+) -> tuple[pytest.RunResult, list[str] | None]:
+    """The inner run of ``test``, and what the plugin asked of its ``_request``."""
+    project.makeconftest(conftest + RECORDER)
+    project.makepyfile(test_overridden=test)
     result = project.runpytest("-p", "no:randomly")
     asked: dict[str, list[str] | None] = json.loads((project.path / "asked.json").read_text())
     # Missing if the inner test did not get as far as its setup.
@@ -294,12 +309,121 @@ def test_without_getfixturedefs_every_overridable_fixture_is_asked_of_pytest(
         return real(self, argname, node)
 
     monkeypatch.setattr(FixtureManager, "getfixturedefs", getfixturedefs)
-    result, asked = _asked_by_the_plugin(project)
+    result, asked = _asked_by_the_plugin(project, CONFTEST)
     # The override and the default both still apply (OVERRIDING_TEST's asserts).
     result.assert_outcomes(passed=1)
     # Proof that the fallback was taken.
     assert asked is not None
     assert {"messagebus_serializer", "messagebus_repositories"} <= set(asked)
+
+
+# --- FixtureDef: a plain override called by the plugin ---------------------
+
+_PLAIN_CONSEQUENCE = (
+    "A plain override of messagebus_repositories (no argument, returns its value) "
+    "is then set up by pytest, which costs each test about 150 k instructions more."
+)
+
+# Appended to the project's conftest, after RECORDER: the fixtures pytest set up.
+SET_UP = """
+
+SET_UP = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef):
+    SET_UP.append(fixturedef.argname)
+
+
+def pytest_unconfigure(config):
+    (config.rootpath / "set_up.json").write_text(json.dumps(SET_UP))
+"""
+
+
+def test_a_plain_override_is_called_without_pytest_setting_it_up(
+    project: pytest.Pytester,
+) -> None:
+    where = _use(plugin, "_plain", "definition.func")
+    result, asked = _asked_by_the_plugin(project, CONFTEST + SET_UP)
+    result.assert_outcomes(passed=1)
+    set_up = json.loads((project.path / "set_up.json").read_text())
+    assert "uow" in set_up
+    if not LOOKS_UP_BY_NODE:
+        # pytest < 8.1: the plugin does not see which fixtures are overridden,
+        # and asks pytest for each one (see the getfixturedefs guards).
+        assert "messagebus_repositories" in set_up
+        return
+    assert "messagebus_repositories" not in set_up, _update(
+        "FixtureDef (func, argnames, params, scope)", where, _PLAIN_CONSEQUENCE
+    )
+    assert asked == []
+
+
+# What pytest's set-up of the override would give, the plugin gives too.
+ASKED_LATER_TEST = """
+async def test_asked_later(uow, request):
+    repositories = request.getfixturevalue("messagebus_repositories")
+    assert repositories["books"] is uow.books
+    assert request.getfixturevalue("messagebus_repositories") is repositories
+"""
+
+
+def test_a_plain_override_asked_of_pytest_later_is_the_value_the_plugin_used(
+    project: pytest.Pytester,
+) -> None:
+    where = _use(plugin, "pytest_fixture_setup", "cached_result")
+    result, _ = _asked_by_the_plugin(project, CONFTEST + SET_UP, ASKED_LATER_TEST)
+    assert result.ret == 0, _update(
+        "FixtureDef.cache_key and FixtureDef.cached_result",
+        where,
+        f"request.getfixturevalue() of an override the plugin called failed: {_errors(result)}.",
+    )
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "override"),
+    [
+        ("yields", "def messagebus_repositories():\n    yield {'books': FakeBookRepository()}"),
+        (
+            "takes an argument",
+            "def messagebus_repositories(request):\n    return {'books': FakeBookRepository()}",
+        ),
+        (
+            "is async",
+            "async def messagebus_repositories():\n    return {'books': FakeBookRepository()}",
+        ),
+        (
+            "has a wider scope",
+            "def messagebus_repositories():\n    return {'books': FakeBookRepository()}",
+        ),
+    ],
+)
+def test_any_other_override_is_set_up_by_pytest(
+    project: pytest.Pytester, kind: str, override: str
+) -> None:
+    conftest = CONFTEST.replace(_PLAIN, override)
+    if kind == "has a wider scope":
+        conftest = conftest.replace(
+            "@pytest.fixture\n" + override, '@pytest.fixture(scope="module")\n' + override
+        )
+    assert conftest != CONFTEST or kind == "has a wider scope"
+    result, asked = _asked_by_the_plugin(project, conftest)
+    result.assert_outcomes(passed=1)
+    assert asked is not None
+    # pytest < 8.1: the serializer is asked of pytest too (see above).
+    assert asked == ["messagebus_repositories"] or not LOOKS_UP_BY_NODE, kind
+    assert "messagebus_repositories" in asked, kind
+
+
+def test_with_setup_show_a_plain_override_is_shown_as_pytest_sets_it_up(
+    project: pytest.Pytester,
+) -> None:
+    project.makeconftest(CONFTEST)
+    project.makepyfile(test_overridden=OVERRIDING_TEST)
+    result = project.runpytest("-p", "no:randomly", "--setup-show")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*SETUP    F messagebus_repositories*"])
 
 
 # --- the assertion rewriter's _must_rewrite -----------------------------------

@@ -20,7 +20,7 @@ import pytest
 from . import _recorder, _stores
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from types import CodeType
 
     from messagebus import AbstractMessageSerializer
@@ -54,7 +54,7 @@ class PluginState:
         self.hooks_by_parent: dict[int, Any] = {}
         # The overridable fixtures that each class, module or directory node
         # sees defined elsewhere than in the plugin, by the node's id.
-        self.overridden_at: dict[int, frozenset[str]] = {}
+        self.overridden_at: dict[int, Mapping[str, pytest.FixtureDef[Any] | None]] = {}
         # The messagebus_strict ini option, and the marker's value on the tests
         # that carried it (or whose class or module did) at collection, by the
         # test's id: hashing a node is a Python call, and the items live as
@@ -88,6 +88,7 @@ class RunningTest:
     __slots__ = (
         "awaitables",
         "call_passed",
+        "called_fixtures",
         "checked_dependencies",
         "item",
         "location",
@@ -119,7 +120,10 @@ class RunningTest:
         # work; False once they keep messagebus's own (see _metrics).
         self.serializer: AbstractMessageSerializer | None = None
         self.metrics: AbstractMetricsStore | Literal[False] | None = None
-        self.overridden_above: frozenset[str] | None = None
+        self.overridden_above: Mapping[str, pytest.FixtureDef[Any] | None] | None = None
+        # The overrides the plugin called itself (see plugin._plain): name ->
+        # (definition, value).
+        self.called_fixtures: dict[str, tuple[pytest.FixtureDef[Any], Any]] | None = None
         # Puts the hypothesis test's body back, after the test.
         self.unwrap: Callable[[], None] | None = None
         # The coroutines of ``bus.handle`` and ``messagebus_given`` calls, each

@@ -6,6 +6,7 @@ has the plugin installed and never uses it does not pay for the import.
 
 from __future__ import annotations
 
+import inspect
 import re
 import sys
 from collections.abc import Mapping
@@ -140,21 +141,57 @@ _OVERRIDABLE = frozenset(
 )
 
 
-def _overridden_at(node: Any) -> frozenset[str]:
-    """The overridable fixtures that ``node`` sees defined elsewhere than in this module."""
+def _overridden_at(node: Any) -> Mapping[str, pytest.FixtureDef[Any] | None]:
+    """The overridable fixtures that ``node`` sees defined elsewhere than in this module.
+
+    Each with its definition if the plugin may call it itself (see _plain),
+    else None: pytest sets it up.
+    """
     manager = getattr(node.session, "_fixturemanager", None)
     try:
-        return frozenset(
-            name
-            for name in _OVERRIDABLE
+        overrides = {}
+        for name in _OVERRIDABLE:
             # The most specific definition comes last.
-            if getattr(manager.getfixturedefs(name, node)[-1].func, "__module__", None) != __name__  # type: ignore[union-attr]
-        )
+            definition = manager.getfixturedefs(name, node)[-1]  # type: ignore[union-attr]
+            if getattr(definition.func, "__module__", None) != __name__:
+                overrides[name] = definition if _plain(definition, node.config) else None
     except Exception:  # pytest < 8.1 looks definitions up by node id: ask it every time
-        return _OVERRIDABLE
+        return _ASK_PYTEST
+    return overrides
 
 
-def _overridden_above(run: RunningTest) -> frozenset[str]:
+_ASK_PYTEST: Mapping[str, None] = MappingProxyType(dict.fromkeys(_OVERRIDABLE))
+
+
+def _plain(definition: pytest.FixtureDef[Any], config: pytest.Config) -> bool:
+    """Whether calling the fixture function is all that pytest's set-up of it would do.
+
+    A function of no argument, for one test, that neither yields nor awaits:
+    the usual ``return {"books": FakeBookRepository()}`` override. Called
+    directly, it costs a test about 150 k instructions less than a fixture
+    set up by pytest (benchmarks/user_suite.py --repositories fixture). What
+    pytest would show of its set-up (``--setup-show``) is kept.
+    """
+    func = definition.func
+    option = config.option
+    return (
+        inspect.isfunction(func)
+        and not (
+            inspect.isgeneratorfunction(func)
+            or inspect.iscoroutinefunction(func)
+            or inspect.isasyncgenfunction(func)
+        )
+        and not inspect.signature(func).parameters
+        and not definition.argnames
+        and not definition.params
+        and definition.scope == "function"
+        and not any(
+            getattr(option, shown, False) for shown in ("setupshow", "setuponly", "setupplan")
+        )
+    )
+
+
+def _overridden_above(run: RunningTest) -> Mapping[str, pytest.FixtureDef[Any] | None]:
     """The overridable fixtures defined for the running test's class, module or directory."""
     item = run.item
     # Fixtures are defined at the level of a class, module or conftest:
@@ -169,14 +206,27 @@ def _overridden_above(run: RunningTest) -> frozenset[str]:
 
 def _overridable(name: str, default: Callable[[], _T]) -> _T:
     """The value of fixture ``name`` for the running test: ``default()`` unless overridden."""
+    __tracebackhide__ = True
     run = running[-1]
     above = run.overridden_above
     if above is None:
         above = _overridden_above(run)
     # Also when the test requests or parametrizes it itself.
-    if name in above or name in run.item.fixturenames:  # type: ignore[attr-defined]
+    if name in run.item.fixturenames:  # type: ignore[attr-defined]
         return run.item._request.getfixturevalue(name)  # type: ignore[attr-defined,no-any-return]
-    return default()
+    if name not in above:
+        return default()
+    definition = above[name]
+    if definition is None:
+        return run.item._request.getfixturevalue(name)  # type: ignore[attr-defined,no-any-return]
+    # Once per test, as pytest would: a second consumer gets the same value.
+    called = run.called_fixtures
+    if called is None:
+        called = run.called_fixtures = {}
+    found = called.get(name)
+    if found is None:
+        found = called[name] = (definition, definition.func())
+    return found[1]  # type: ignore[no-any-return]
 
 
 _NO_DEPENDENCIES: Mapping[str, type[Any]] = MappingProxyType({})
@@ -286,21 +336,37 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 # First: the hook stops at the first implementation that returns the value.
 @pytest.hookimpl(tryfirst=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any]) -> None:
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> object | None:
     # A plain hook, not a wrapper around each fixture of each test: the set-up
     # of a wider-scoped fixture ends when the next fixture's begins, or when the
     # test's set-up does (see pytest_runtest_logreport).
     if _stores.opening:
         close_layer()
-    # Outside a test (a plugin's own set-up), nothing is cached.
-    wider_scoped = running[-1].plugin.wider_scoped if running else {}
-    wider = wider_scoped.get(fixturedef)
-    if wider is None:
-        wider = wider_scoped[fixturedef] = fixturedef.scope != "function"
+    if not running:
+        # Outside a test (a plugin's own set-up), nothing is cached.
+        wider = fixturedef.scope != "function"
+    else:
+        run = running[-1]
+        if run.called_fixtures is not None:
+            called = run.called_fixtures.get(fixturedef.argname)
+            if called is not None and called[0] is fixturedef:
+                # Asked of pytest after the plugin called it (request.getfixturevalue):
+                # the same value, cached as pytest caches what its own set-up returns.
+                # The hook gets the fixture's own request, a SubRequest.
+                key = fixturedef.cache_key(request)  # type: ignore[arg-type]
+                fixturedef.cached_result = (called[1], key, None)
+                return called[1]  # type: ignore[no-any-return]
+        wider_scoped = run.plugin.wider_scoped
+        wider = wider_scoped.get(fixturedef)  # type: ignore[assignment]
+        if wider is None:
+            wider = wider_scoped[fixturedef] = fixturedef.scope != "function"
     if wider:
         # What it writes into the stores is the baseline of its scope.
         layer = open_layer()
         fixturedef.addfinalizer(lambda: _stores.pop_layer(layer))
+    return None
 
 
 @pytest.hookimpl(trylast=True)
