@@ -24,11 +24,21 @@ hand-written <= 1.05.
 With --instructions, each suite also runs once under valgrind's callgrind, and
 the ratio of the instructions they execute is printed: slow (minutes), but the
 same on a quiet machine and on a busy one.
+
+With --breakdown, it prints instead where each suite's time goes, in
+microseconds per test (the median of --rounds runs of each): the set-up, call
+and teardown phases as pytest reports them, and within the call each step of
+the test body (entering the block, the handle, the commit, leaving the block,
+the expected event, each check), timed by perf_counter calls that only the
+breakdown's copies of the suites contain.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -56,12 +66,21 @@ from overhead import (
     write_suite,
 )
 
-# The same transaction in both suites; only the checks after it differ.
+# The same transaction in both suites; only the checks after it differ. A
+# "#> step" comment ends a step of the breakdown (see _timed): elsewhere, a
+# comment.
 REGISTER_BOOK = """
     cmd = RegisterBook(id=UUID(int={n}), title="Book {n}", author="Author {n}")
+    #> begin
     async with uow as transaction:
+        #> enter the block
         await bus.handle(cmd, transaction)
-        await transaction.commit()"""
+        #> handle
+        await transaction.commit()
+        #> commit
+    #> leave the block
+    event = BookRegistered(id=cmd.id, title=cmd.title, author=cmd.author)
+    #> the expected event"""
 
 PLUGIN_HEADER = TEST_HEADER + "from pytest_messagebus_eventstore import assert_messages\n"
 
@@ -71,8 +90,10 @@ PLUGIN_TEST = (
 async def test_register_book_{n}(bus, uow, transport):"""
     + REGISTER_BOOK
     + """
-    assert_messages(uow, [cmd, BookRegistered(id=cmd.id, title=cmd.title, author=cmd.author)])
+    assert_messages(uow, [cmd, event])
+    #> check the store
     assert_messages(transport, [cmd])
+    #> check the transport
 """
 )
 
@@ -82,14 +103,51 @@ HANDWRITTEN_TEST = (
 async def test_register_book_{n}(bus, uow, eventstore, transport):"""
     + REGISTER_BOOK
     + """
-    assert eventstore.messages == [
-        cmd,
-        BookRegistered(id=cmd.id, title=cmd.title, author=cmd.author),
-    ]
+    assert eventstore.messages == [cmd, event]
+    #> check the store
     assert len(transport.events) == 1
     assert transport.events[0]["type"] == "register_book_v1"
+    #> check the transport
 """
 )
+
+_STEP = re.compile(r"^( *)#> (.+)$", re.MULTILINE)
+# The steps of both suites, "begin" aside: it starts the first.
+STEPS = [step for _, step in _STEP.findall(PLUGIN_TEST)[1:]]
+assert [step for _, step in _STEP.findall(HANDWRITTEN_TEST)[1:]] == STEPS
+
+# Appended to each conftest of the breakdown: the time of each step, summed
+# over the tests, and of each phase as pytest reports it, written to
+# steps.json when the session ends.
+TIMING_PLUGIN = """
+
+import json as _json
+from time import perf_counter as _perf_counter
+
+_totals = {}
+_last = [0.0]
+
+
+def step_ended(step):
+    now = _perf_counter()
+    if step != "begin":
+        _totals[step] = _totals.get(step, 0.0) + now - _last[0]
+    _last[0] = now
+
+
+def pytest_runtest_logreport(report):
+    _totals[report.when] = _totals.get(report.when, 0.0) + report.duration
+
+
+def pytest_unconfigure(config):
+    (config.rootpath / "steps.json").write_text(_json.dumps(_totals))
+"""
+
+
+def _timed(test_function: str) -> str:
+    """``test_function`` with a call timing each step where its comment ends it."""
+    return _STEP.sub(lambda found: f'{found.group(1)}step_ended("{found.group(2)}")', test_function)
+
 
 # How the plugin suite gets its repositories: the conftest's replacements.
 VARIANTS: dict[str, dict[str, str]] = {
@@ -116,9 +174,17 @@ def main() -> None:
         action="store_true",
         help="also count the instructions of one run of each suite (needs valgrind)",
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="where the time of each suite goes: phases and steps of the test, per test",
+    )
     options = parser.parse_args()
     variants = [options.repositories] if options.repositories else list(VARIANTS)
     tests: int = options.tests
+    if options.breakdown:
+        breakdown(tests, options.rounds, variants)
+        return
 
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="user-suite-") as tmp:
@@ -175,6 +241,58 @@ def main() -> None:
             f"{kind} {ratio:.3f} ({_verdict(ratio)})" for kind, ratio in ratio_of.items()
         )
         print(f"{variant}: plugin / hand-written (target <= {TARGET}): {measured}")
+
+
+def breakdown(tests: int, rounds: int, variants: list[str]) -> None:
+    """Print the median time per test of each phase and step, for each suite."""
+    with tempfile.TemporaryDirectory(prefix="user-suite-steps-") as tmp:
+        suites = {
+            "hand-written": (
+                write_suite(
+                    Path(tmp, "handwritten"),
+                    HANDWRITTEN_CONFTEST + TIMING_PLUGIN,
+                    HANDWRITTEN_INI,
+                    tests,
+                    _timed(HANDWRITTEN_TEST),
+                    TEST_HEADER + "from conftest import step_ended\n",
+                ),
+                NO_PLUGIN,
+            ),
+            **{
+                f"plugin, {variant}": (
+                    write_suite(
+                        Path(tmp, f"plugin-{variant}"),
+                        _replaced(PLUGIN_CONFTEST, VARIANTS[variant]) + TIMING_PLUGIN,
+                        PLUGIN_INI,
+                        tests,
+                        _timed(PLUGIN_TEST),
+                        PLUGIN_HEADER + "from conftest import step_ended\n",
+                    ),
+                    (),
+                )
+                for variant in variants
+            },
+        }
+        print(f"machine: {machine()}")
+        print(f"versions: {versions()}")
+        print(f"{tests} tests per suite, median of {rounds} runs of each, microseconds per test")
+        totals: dict[str, list[dict[str, float]]] = {name: [] for name in suites}
+        for round_ in range(rounds + 1):
+            for name, (directory, args) in suites.items():
+                run_pytest(directory, *args, expect_passed=tests)
+                if round_:  # the first round warms the caches
+                    totals[name].append(json.loads((directory / "steps.json").read_text()))
+    rows = ["setup", "call", *(f"  {step}" for step in STEPS), "teardown"]
+    names = list(suites)
+    print(f"{'':24}" + "".join(f"{name:>24}" for name in names))
+    for row in rows:
+        key = row.strip()
+        medians = [statistics.median(run[key] for run in totals[name]) for name in names]
+        cells = [f"{median / tests * 1e6:8.1f}" for median in medians[:1]] + [
+            f"{median / tests * 1e6:8.1f} ({(median - medians[0]) / tests * 1e6:+6.1f})"
+            for median in medians[1:]
+        ]
+        print(f"{row:24}" + "".join(f"{cell:>24}" for cell in cells))
 
 
 if __name__ == "__main__":
