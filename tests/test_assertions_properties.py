@@ -15,11 +15,19 @@ from uuid import UUID
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from messagebus import Event, Message, Metadata, SyncEventstreamPublisher
+from messagebus import (
+    Event,
+    Message,
+    Metadata,
+    SyncEventstreamPublisher,
+    SyncUnitOfWorkTransaction,
+)
 from pydantic import computed_field, field_serializer
 
 from pytest_messagebus_eventstore import (
+    SyncInMemoryEventstoreRepository,
     SyncInMemoryEventstreamTransport,
+    SyncInMemoryUnitOfWork,
     assert_messages,
     assertions,
     like,
@@ -566,6 +574,27 @@ def test_wrong_arguments_raise_type_error(actual: Any, expected: Any, message: s
         assert_messages(actual, expected)
 
 
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"value": 1}, r"expected\[0\] is a dict, not a message, a message class"),
+        (int, r"expected\[0\] is the class int, not a message"),
+        # A class every message is an instance of, but not a message class.
+        (object, r"expected\[0\] is the class object, not a message"),
+        (None, r"expected\[0\] is a NoneType, not a message"),
+    ],
+)
+def test_wrong_expectations_of_a_store_raise_type_error(item: Any, message: str) -> None:
+    # A store of as many messages as expected: the in-order path reads it first.
+    store = SyncInMemoryEventstoreRepository()
+    store.messages.append(Sample(value=1))
+    try:
+        with pytest.raises(TypeError, match=message):
+            assert_messages(store, [item])
+    finally:
+        store.messages.clear()
+
+
 def test_like_checks_its_arguments_when_called() -> None:
     with pytest.raises(TypeError, match="Sample has no field 'title'; its fields are: "):
         like(Sample, title="DDD")
@@ -631,3 +660,26 @@ def test_short_transports_in_order_get_the_general_comparisons_verdict(
     # Each event kept the message it was sent from, which the short path reads.
     assert len(transport._sources) == len(actual)
     assert passes(transport, expected, ordered=True) is general_path_passes(transport, expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(wildcard_pair(), st.sampled_from(["store", "unit of work", "transaction"]))
+def test_short_stores_in_order_get_the_general_comparisons_verdict(
+    case: tuple[list[Message[Any]], list[Any]], source: str
+) -> None:
+    # The store, its unit of work or its transaction, as a test passes them.
+    actual, expected = case
+    store = SyncInMemoryEventstoreRepository()
+    uow = SyncInMemoryUnitOfWork(eventstore=store)
+    store.messages.extend(actual)
+    try:
+        read: Any = store
+        if source == "unit of work":
+            read = uow
+        elif source == "transaction":
+            read = SyncUnitOfWorkTransaction(uow)
+        assert passes(read, expected, ordered=True) is general_path_passes(read, expected)
+        # And as the list the store holds.
+        assert passes(read, expected, ordered=True) is passes(actual, expected, ordered=True)
+    finally:
+        store.messages.clear()
