@@ -85,6 +85,62 @@ def test_repositories_hooks_are_merged_the_nearest_winning(hooked: HookedProject
     result.assert_outcomes(passed=2)
 
 
+# Each implementation notes who called it: the plugin itself, or pluggy.
+NOTED_HOOK = """
+import sys
+
+CALLERS = []
+
+
+def pytest_messagebus_repositories(config):
+    CALLERS.append(sys._getframe(1).f_globals["__name__"])
+    return {"books": FakeBookRepository()}
+"""
+
+WRAPPER = """
+
+# pytest registers only the functions named pytest_*.
+@pytest.hookimpl(specname="pytest_messagebus_repositories", wrapper=True)
+def pytest_messagebus_repositories_annex(config):
+    results = yield
+    return [*results, {"annex": FakeBookRepository()}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("case", "hooks", "args", "caller", "names"),
+    [
+        ("plain", NOTED_HOOK, (), "pytest_messagebus_eventstore.plugin", ["books"]),
+        ("with a wrapper", NOTED_HOOK + WRAPPER, (), "pluggy", ["annex", "books"]),
+        ("--debug", NOTED_HOOK, ("--debug",), "pluggy", ["books"]),
+    ],
+)
+def test_hook_implementations_are_called_as_pluggy_calls_them(
+    hooked: HookedProject,
+    case: str,
+    hooks: str,
+    args: tuple[str, ...],
+    caller: str,
+    names: list[str],
+) -> None:
+    # Plain implementations are called by the plugin (pluggy's machinery costs
+    # each test more than the call); wrappers, and tracing for --debug, need pluggy.
+    project = hooked(hooks)
+    project.makepyfile(
+        test_called=f"""
+        import conftest
+
+        def test_called(uow, messagebus_repositories):
+            assert sorted(messagebus_repositories) == {names!r}
+            assert type(uow.books).__name__ == "FakeBookRepository"
+            # pluggy's own module differs between its releases.
+            assert [name.split(".")[0] for name in conftest.CALLERS] == [{caller.split(".")[0]!r}]
+        """
+    )
+    result = project.runpytest("-p", "no:randomly", *args)
+    result.assert_outcomes(passed=1)
+
+
 def test_fixture_override_replaces_or_extends_the_hooks(hooked: HookedProject) -> None:
     project = hooked(
         """
