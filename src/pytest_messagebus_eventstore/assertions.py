@@ -157,7 +157,7 @@ _SHORT = 16
 
 # The plugin's own classes, read without the checks of the general path. On
 # benchmarks/user_suite.py, reading them so saves 37 k instructions per test
-# checking a store and a transport (4,433.2 M against 4,414.9 M, setarch -R).
+# checking a store and a transport (4,433.2 M against 4,414.9 M, counted side by side).
 _TRANSACTIONS = (AsyncUnitOfWorkTransaction, SyncUnitOfWorkTransaction)
 _UNITS_OF_WORK = (InMemoryUnitOfWork, SyncInMemoryUnitOfWork)
 _STORES = (InMemoryEventstoreRepository, SyncInMemoryEventstoreRepository)
