@@ -321,7 +321,7 @@ def test_without_getfixturedefs_every_overridable_fixture_is_asked_of_pytest(
 
 _PLAIN_CONSEQUENCE = (
     "A plain override of messagebus_repositories (no argument, returns its value) "
-    "is then set up by pytest, which costs each test about 150 k instructions more."
+    "is then set up by pytest, which costs each test about 180 k instructions more."
 )
 
 # Appended to the project's conftest, after RECORDER: the fixtures pytest set up.
