@@ -1,7 +1,7 @@
 """What the plugin costs the suite a user writes after migrating to it, against the tutorial's.
 
     python benchmarks/user_suite.py [--tests 500] [--rounds 15] [--repositories hook|fixture]
-                                    [--instructions]
+                                    [--loaded] [--instructions] [--breakdown]
 
 Generates two suites of N tests (50 a file) on overhead.py's bookshop app. Each
 test registers one book in one committed transaction, as in overhead.py, then
@@ -20,6 +20,10 @@ suite. Each variant runs in paired rounds that alternate which suite goes first,
 after a warm-up run of every suite, and prints every round, then the medians and
 the median of the per-pair ratios (wall and CPU time). Target: plugin /
 hand-written <= 1.05.
+
+With --loaded, the hand-written suite also runs with the plugin enabled
+against disabled: what installing the plugin costs a suite that uses none of
+its fixtures (its hooks run, and its recorder records the hand-written store).
 
 With --instructions, each suite also runs once under valgrind's callgrind, and
 the ratio of the instructions they execute is printed: slow (minutes), but the
@@ -157,6 +161,7 @@ VARIANTS: dict[str, dict[str, str]] = {
 DESCRIPTIONS = {
     "hook": "repositories from the pytest_messagebus_repositories hook",
     "fixture": "repositories from an override of the messagebus_repositories fixture",
+    "loaded": "the hand-written suite itself (--loaded)",
 }
 
 
@@ -168,6 +173,11 @@ def main() -> None:
         "--repositories",
         choices=list(VARIANTS),
         help="how the plugin suite gets its repositories (default: both, one after the other)",
+    )
+    parser.add_argument(
+        "--loaded",
+        action="store_true",
+        help="also run the hand-written suite with the plugin enabled, against disabled",
     )
     parser.add_argument(
         "--instructions",
@@ -183,6 +193,8 @@ def main() -> None:
     variants = [options.repositories] if options.repositories else list(VARIANTS)
     tests: int = options.tests
     if options.breakdown:
+        if options.loaded:
+            parser.error("--loaded measures whole runs; --breakdown does not take it")
         breakdown(tests, options.rounds, variants)
         return
 
@@ -202,6 +214,8 @@ def main() -> None:
             )
             for variant in variants
         }
+        if options.loaded:
+            plugin_dirs["loaded"] = handwritten_dir
 
         def handwritten() -> Timing:
             return run_pytest(handwritten_dir, *NO_PLUGIN, expect_passed=tests)
