@@ -190,8 +190,8 @@ def _plain(definition: pytest.FixtureDef[Any], config: pytest.Config) -> bool:
     the usual ``return {"books": FakeBookRepository()}`` override. Called
     directly, it costs a test about 180 k instructions less than a fixture
     set up by pytest (benchmarks/user_suite.py's fixture suite: 4,421.9 M
-    against 4,331.9 M). What
-    pytest would show of its set-up (``--setup-show``) is kept.
+    against 4,331.9 M). What pytest would show of its set-up
+    (``--setup-show``) is kept.
     """
     func = definition.func
     option = config.option
